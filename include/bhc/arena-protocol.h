@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bhc-arena wire protocol and region header layout.
+ *
+ * This header is installed so that other runtimes (BHC's Rust RTS, for one)
+ * can speak to bhc-arenad directly; docs/PROTOCOL.md describes the
+ * conversation in prose. Everything here is fixed-width and little-endian.
+ * Messages travel over an AF_UNIX SOCK_SEQPACKET socket, one message per
+ * datagram, and are never split or merged.
+ */
+#ifndef BHC_ARENA_PROTOCOL_H
+#define BHC_ARENA_PROTOCOL_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "bhc-arena protocol structs are little-endian; byte-swap on this host"
+#endif
+
+#define BHC_ARENA_PROTO_MAGIC 0x41434842u /* "BHCA" read as LE u32 */
+#define BHC_ARENA_PROTO_VERSION 1u
+
+/* Largest datagram either side may send; larger ones are a protocol error. */
+#define BHC_ARENA_MSG_MAX 4096u
+/* Largest admin reply chunk; a reply longer than this comes in several. */
+#define BHC_ARENA_ADMIN_CHUNK_MAX 65536u
+/* Bytes of a tag (job id) including the terminating NUL. */
+#define BHC_ARENA_TAG_MAX 64u
+/* Bytes of an error text including the terminating NUL. */
+#define BHC_ARENA_ERROR_TEXT_MAX 192u
+
+/* Default listening socket (root daemon); non-root daemons use
+ * $XDG_RUNTIME_DIR/bhc-arena/arenad.sock. */
+#define BHC_ARENA_SOCKET_PATH "/run/bhc-arena/arenad.sock"
+#define BHC_ARENA_SOCKET_USER_SUBPATH "bhc-arena/arenad.sock"
+
+enum bhc_arena_msg_type {
+	BHC_ARENA_MSG_HELLO = 1,	   /* client -> daemon */
+	BHC_ARENA_MSG_WELCOME = 2,	   /* daemon -> client */
+	BHC_ARENA_MSG_ACQUIRE = 3,	   /* client -> daemon */
+	BHC_ARENA_MSG_GRANT = 4,	   /* daemon -> client, carries one fd */
+	BHC_ARENA_MSG_RELEASE = 5,	   /* client -> daemon */
+	BHC_ARENA_MSG_RELEASED = 6,	   /* daemon -> client */
+	BHC_ARENA_MSG_ERROR = 7,	   /* daemon -> client */
+	BHC_ARENA_MSG_ADMIN = 8,	   /* client -> daemon, JSON request */
+	BHC_ARENA_MSG_ADMIN_REPLY = 9,	   /* daemon -> client, JSON reply */
+};
+
+/* Every message starts with this header. */
+struct bhc_arena_msg_hdr {
+	uint32_t magic;	  /* BHC_ARENA_PROTO_MAGIC */
+	uint16_t version; /* BHC_ARENA_PROTO_VERSION */
+	uint16_t type;	  /* enum bhc_arena_msg_type */
+	uint32_t length;  /* bytes of the whole message, header included */
+	uint32_t seq;	  /* chosen by the client, echoed in the reply */
+};
+
+/* hello.flags */
+#define BHC_ARENA_HELLO_ADMIN 0x1u /* admin/inspection session, holds no leases */
+
+struct bhc_arena_msg_hello {
+	struct bhc_arena_msg_hdr hdr;
+	uint32_t pid;	/* informational; the daemon uses SO_PEERCRED */
+	uint32_t flags; /* BHC_ARENA_HELLO_* */
+	char tag[BHC_ARENA_TAG_MAX]; /* optional job id, NUL-terminated, [A-Za-z0-9._:@/+=-] */
+};
+
+struct bhc_arena_msg_welcome {
+	struct bhc_arena_msg_hdr hdr;
+	uint64_t client_id;	  /* daemon-assigned, unique for the daemon's life */
+	uint64_t daemon_start_ns; /* CLOCK_REALTIME of daemon start, identifies an instance */
+	uint64_t max_region_size; /* largest region one acquire may ask for */
+	uint32_t page_shift;	  /* the daemon's default page size (21 = 2 MiB) */
+	uint32_t policy;	  /* enum bhc_arena_hugepage_policy of the daemon */
+};
+
+enum bhc_arena_hugepage_policy {
+	BHC_ARENA_HUGEPAGES_REQUIRE = 1, /* hugetlb or an error */
+	BHC_ARENA_HUGEPAGES_PREFER = 2,	 /* hugetlb, else THP shmem, else small shmem */
+	BHC_ARENA_HUGEPAGES_OFF = 3,	 /* never hugetlb */
+};
+
+/* acquire.flags: at most one of the policy flags; none means the daemon's policy */
+#define BHC_ARENA_ACQ_REQUIRE_HUGE 0x1u
+#define BHC_ARENA_ACQ_PREFER_HUGE 0x2u
+#define BHC_ARENA_ACQ_NO_HUGE 0x4u
+#define BHC_ARENA_ACQ_FLAGS_ALL 0x7u
+
+struct bhc_arena_msg_acquire {
+	struct bhc_arena_msg_hdr hdr;
+	uint64_t size;	     /* region bytes wanted, header included; rounded up to the page size */
+	uint32_t flags;	     /* BHC_ARENA_ACQ_* */
+	uint32_t page_shift; /* 0: daemon default; else 21 (2 MiB) or 30 (1 GiB) */
+};
+
+enum bhc_arena_backing {
+	BHC_ARENA_BACKING_NONE = 0,
+	BHC_ARENA_BACKING_HUGETLB = 1, /* hugetlbfs pages of 1 << page_shift bytes */
+	BHC_ARENA_BACKING_THP = 2,     /* shmem/anonymous with transparent hugepages */
+	BHC_ARENA_BACKING_SMALL = 3,   /* base pages */
+};
+
+struct bhc_arena_msg_grant {
+	struct bhc_arena_msg_hdr hdr;
+	uint64_t region_id;	 /* daemon-unique, never reused */
+	uint64_t size;		 /* bytes of the memfd (>= requested) */
+	uint32_t backing;	 /* enum bhc_arena_backing */
+	uint32_t page_shift;	 /* page size of the backing */
+	uint32_t header_size;	 /* BHC_ARENA_REGION_HEADER_SIZE: data starts here */
+	uint32_t header_version; /* BHC_ARENA_REGION_VERSION */
+};
+
+struct bhc_arena_msg_release {
+	struct bhc_arena_msg_hdr hdr;
+	uint64_t region_id;
+};
+
+struct bhc_arena_msg_released {
+	struct bhc_arena_msg_hdr hdr;
+	uint64_t region_id;
+};
+
+struct bhc_arena_msg_error {
+	struct bhc_arena_msg_hdr hdr;
+	int32_t error;	       /* positive errno value */
+	uint16_t request_type; /* type of the message being answered, 0 if unknown */
+	uint16_t reserved;
+	char text[BHC_ARENA_ERROR_TEXT_MAX]; /* human-readable, NUL-terminated */
+};
+
+/* An admin request: the header followed by a JSON object (not NUL-terminated),
+ * at most BHC_ARENA_MSG_MAX bytes in all. */
+struct bhc_arena_msg_admin {
+	struct bhc_arena_msg_hdr hdr;
+	char json[];
+};
+
+/* admin_reply.flags */
+#define BHC_ARENA_ADMIN_MORE 0x1u /* more chunks of this reply follow */
+
+/* An admin reply chunk: concatenate the json parts of all chunks with the
+ * same seq until one arrives without BHC_ARENA_ADMIN_MORE. */
+struct bhc_arena_msg_admin_reply {
+	struct bhc_arena_msg_hdr hdr;
+	int32_t status; /* 0 or a positive errno; the JSON says more */
+	uint32_t flags; /* BHC_ARENA_ADMIN_* */
+	char json[];
+};
+
+/*
+ * Region header: the first BHC_ARENA_REGION_HEADER_SIZE bytes of every region.
+ *
+ * [0, 64)    struct bhc_arena_region_info, written by whoever created the
+ *            region (the daemon before sealing, or the library in local mode).
+ * [64, 128)  struct bhc_arena_region_live, written by the client as it
+ *            allocates; the daemon and bhc-arenactl read it and trust none of it.
+ * [128, 4096) reserved, zero.
+ * Allocations are carved downward from the end of the region towards
+ * region_start + BHC_ARENA_REGION_HEADER_SIZE.
+ */
+#define BHC_ARENA_REGION_MAGIC 0x414e455241434842ull /* "BHCARENA" read as LE u64 */
+#define BHC_ARENA_REGION_VERSION 1u
+#define BHC_ARENA_REGION_HEADER_SIZE 4096u
+#define BHC_ARENA_REGION_LIVE_OFFSET 64u
+
+struct bhc_arena_region_info {
+	uint64_t magic;	      /* BHC_ARENA_REGION_MAGIC */
+	uint32_t version;     /* BHC_ARENA_REGION_VERSION */
+	uint32_t header_size; /* BHC_ARENA_REGION_HEADER_SIZE */
+	uint64_t region_id;   /* 0 for a local region */
+	uint64_t size;	      /* region bytes, header included */
+	uint32_t backing;     /* enum bhc_arena_backing */
+	uint32_t page_shift;
+	uint64_t created_ns; /* CLOCK_REALTIME */
+	uint64_t reserved[2];
+};
+
+/* Addresses are the client's virtual addresses of its own mapping. */
+struct bhc_arena_region_live {
+	uint64_t cursor;     /* lowest allocated byte; top - cursor = bytes used */
+	uint64_t floor;	     /* fast-path limit (UINT64_MAX while checked mode is on) */
+	uint64_t n_allocs;   /* allocations since creation */
+	uint64_t n_resets;   /* resets since creation */
+	uint64_t high_water; /* most bytes ever used at a reset or scope exit */
+	uint64_t top;	     /* address of the region's end */
+	uint64_t base;	     /* address of the first data byte (region + header_size) */
+	uint64_t priv;	     /* library-private */
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BHC_ARENA_PROTOCOL_H */
