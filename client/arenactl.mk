@@ -1,0 +1,1 @@
+# bhc-arenactl (filled in by its owner)
