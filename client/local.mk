@@ -1,1 +1,19 @@
-# filled in by its owner
+# libbhc-arena: the client library (arena, scopes, thread arenas, region sources).
+lib_LTLIBRARIES += client/libbhc-arena.la
+client_libbhc_arena_la_SOURCES = \
+	client/arena.c \
+	client/arena-internal.h \
+	client/checked.c \
+	client/compat.h \
+	client/source.c \
+	client/source.h \
+	client/source-local.c \
+	client/thread.c \
+	client/util.c \
+	client/valgrind-stub.h
+client_libbhc_arena_la_LDFLAGS = \
+	-version-info $(LIBBHC_ARENA_LT_VERSION) \
+	-Wl,--version-script=$(srcdir)/client/libbhc-arena.sym
+# relink when the exported symbol list changes
+EXTRA_client_libbhc_arena_la_DEPENDENCIES = client/libbhc-arena.sym
+EXTRA_DIST += client/libbhc-arena.sym

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private parts of libbhc-arena shared by its .c files. Nothing here is
+ * exported: the version script client/libbhc-arena.sym lists the ABI.
+ */
+#ifndef BHC_CLIENT_ARENA_INTERNAL_H
+#define BHC_CLIENT_ARENA_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bhc/arena.h>
+
+#include "source.h"
+
+/* Marks the definition of a public function (AM_CFLAGS has -fvisibility=hidden). */
+#define BHC_EXPORT __attribute__((visibility("default")))
+
+/* How allocations are made visible to a memory checker (see checked.c). */
+enum checked_kind {
+	CHECKED_NONE = 0,
+	CHECKED_ASAN = 1, /* AddressSanitizer: poison / unpoison the data */
+	CHECKED_VALGRIND = 2, /* Valgrind memcheck: the arena is a mempool */
+};
+
+/*
+ * Library-private state of an arena, pointed to by arena->live.priv. The
+ * public struct bhc_arena itself lives in the region header.
+ */
+struct arena_priv {
+	struct bhc_arena *arena; /* in region.addr's header; dies with the region */
+	struct region region; /* owned: given back by bhc_arena_free() */
+	uint64_t base, top; /* data bounds; private copies of live.base/top */
+	size_t page_size; /* largest alignment the region guarantees */
+	enum checked_kind checked; /* fixed at creation */
+	/* all_arenas list (arena.c), under its lock; used by the fork child handler */
+	struct arena_priv *prev, *next;
+};
+
+static inline struct arena_priv *arena_priv(const struct bhc_arena *arena)
+{
+	return (struct arena_priv *)(uintptr_t)arena->live.priv;
+}
+
+/* arena.c */
+void arena_list_lock(void);
+void arena_list_unlock(void);
+void arena_forget_all_locked(void);
+
+/* thread.c */
+void thread_atfork_init(void);
+void thread_forget_arena(const struct bhc_arena *arena);
+
+/* checked.c */
+enum checked_kind checked_detect(void);
+void checked_init(struct arena_priv *ap);
+void checked_alloc(struct arena_priv *ap, uint64_t addr, size_t size);
+void checked_release(struct arena_priv *ap, uint64_t from, uint64_t to);
+void checked_fini(struct arena_priv *ap);
+
+/* util.c */
+int parse_size(const char *s, size_t *sizep);
+int read_sysfs_ulong(const char *path, unsigned long *valp);
+int read_sysfs_str(const char *path, char *buf, size_t len);
+
+#endif /* BHC_CLIENT_ARENA_INTERNAL_H */

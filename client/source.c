@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Choosing a region source by mode (BHC_ARENA_MODE), and the dispatch of
+ * release and fork hooks to the source a region came from. See source.h.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "source.h"
+
+/*
+ * The daemon source, or NULL while none is built: becomes &source_daemon when
+ * client/source-daemon.c lands (see THE DAEMON SEAM in source.h).
+ */
+static const struct region_source *const daemon_source = NULL;
+
+int source_resolve_mode(uint32_t mode, enum bhc_arena_mode *modep)
+{
+	const char *env;
+
+	switch (mode) {
+	case BHC_ARENA_MODE_AUTO:
+	case BHC_ARENA_MODE_DAEMON:
+	case BHC_ARENA_MODE_LOCAL:
+		*modep = mode;
+		return 0;
+	case BHC_ARENA_MODE_ENV:
+		break;
+	default:
+		return -EINVAL;
+	}
+
+	env = getenv("BHC_ARENA_MODE");
+	if (!env || !*env || !strcasecmp(env, "auto"))
+		*modep = BHC_ARENA_MODE_AUTO;
+	else if (!strcasecmp(env, "daemon"))
+		*modep = BHC_ARENA_MODE_DAEMON;
+	else if (!strcasecmp(env, "local"))
+		*modep = BHC_ARENA_MODE_LOCAL;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* Errors of the daemon source that mean "no daemon answers here". */
+static bool source_daemon_unreachable(int r)
+{
+	switch (-r) {
+	case ECONNREFUSED: /* socket file without a listener */
+	case ENOENT: /* no socket file */
+	case ENOTDIR:
+	case EACCES: /* not ours to use */
+	case ECONNRESET:
+	case EPIPE:
+	case ENOTCONN:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int source_acquire(enum bhc_arena_mode mode, const struct region_request *req,
+		   struct region *region)
+{
+	int r;
+
+	switch (mode) {
+	case BHC_ARENA_MODE_LOCAL:
+		return source_local.acquire(req, region);
+	case BHC_ARENA_MODE_DAEMON:
+		if (!daemon_source)
+			return -ECONNREFUSED;
+		return daemon_source->acquire(req, region);
+	case BHC_ARENA_MODE_AUTO:
+		if (daemon_source) {
+			r = daemon_source->acquire(req, region);
+			if (!source_daemon_unreachable(r))
+				return r;
+		}
+		return source_local.acquire(req, region);
+	default:
+		return -EINVAL;
+	}
+}
+
+void source_release(struct region *region)
+{
+	region->source->release(region);
+}
+
+void source_forget(struct region *region)
+{
+	if (region->source->forget)
+		region->source->forget(region);
+}
+
+void source_atfork_child(void)
+{
+	if (source_local.atfork_child)
+		source_local.atfork_child();
+	if (daemon_source && daemon_source->atfork_child)
+		daemon_source->atfork_child();
+}
