@@ -25,3 +25,53 @@ tests_check_arena_threads_SOURCES = tests/check_arena_threads.c tests/check_aren
 tests_check_arena_threads_CFLAGS = $(arena_test_cflags)
 tests_check_arena_threads_LDFLAGS = $(arena_test_ldflags)
 tests_check_arena_threads_LDADD = $(arena_test_libs)
+
+# Checked mode: helpers that misuse arenas, run by check_arena_checked.
+check_PROGRAMS += tests/check_arena_checked tests/arena-asan-helper tests/arena-valgrind-helper
+TESTS += tests/check_arena_checked
+tests_check_arena_checked_SOURCES = tests/check_arena_checked.c tests/check_arena_util.h
+tests_check_arena_checked_CFLAGS = $(arena_test_cflags)
+tests_check_arena_checked_LDFLAGS = $(arena_test_ldflags)
+tests_check_arena_checked_LDADD = $(arena_test_libs)
+# always AddressSanitizer, against the ordinary library: checked mode is found at run time
+tests_arena_asan_helper_SOURCES = tests/arena-checked-helper.c
+tests_arena_asan_helper_CFLAGS = $(AM_CFLAGS) -fsanitize=address -fno-omit-frame-pointer -g
+tests_arena_asan_helper_LDFLAGS = -no-install -fsanitize=address
+tests_arena_asan_helper_LDADD = client/libbhc-arena.la
+tests_arena_valgrind_helper_SOURCES = tests/arena-checked-helper.c
+tests_arena_valgrind_helper_CFLAGS = $(AM_CFLAGS) -g
+tests_arena_valgrind_helper_LDFLAGS = -no-install
+tests_arena_valgrind_helper_LDADD = client/libbhc-arena.la
+
+# check_arena_threads once more, with the library's sources, under ThreadSanitizer.
+# Built by hand rather than as a program: its flags replace the user's CFLAGS
+# and LDFLAGS, which may name another sanitizer (TSan excludes ASan). Where the
+# compiler cannot build it, the test is a script that reports a TAP skip.
+arena_tsan_srcs = \
+	$(srcdir)/tests/check_arena_threads.c \
+	$(srcdir)/tests/tap.c \
+	$(srcdir)/tests/util-hugepages.c \
+	$(srcdir)/client/arena.c \
+	$(srcdir)/client/checked.c \
+	$(srcdir)/client/source.c \
+	$(srcdir)/client/source-local.c \
+	$(srcdir)/client/thread.c \
+	$(srcdir)/client/util.c
+arena_tsan_deps = $(arena_tsan_srcs) \
+	$(srcdir)/tests/check_arena_util.h $(srcdir)/tests/tap.h $(srcdir)/tests/util-hugepages.h \
+	$(srcdir)/client/arena-internal.h $(srcdir)/client/compat.h $(srcdir)/client/source.h \
+	$(srcdir)/client/valgrind-stub.h $(srcdir)/include/bhc/arena.h \
+	$(srcdir)/include/bhc/arena-protocol.h
+check_SCRIPTS += tests/check_arena_threads_tsan
+TESTS += tests/check_arena_threads_tsan
+CLEANFILES += tests/check_arena_threads_tsan tests/check_arena_threads_tsan.cc-out
+tests/check_arena_threads_tsan: $(arena_tsan_deps) config.h
+	@$(MKDIR_P) tests
+	$(AM_V_CCLD)if $(CC) $(AM_CPPFLAGS) $(CPPFLAGS) -I$(srcdir)/tests -I$(srcdir)/client \
+		$(CHECK_CFLAGS) $(WARN_CFLAGS) -g -O1 -fsanitize=thread -o $@ \
+		$(arena_tsan_srcs) $(CHECK_LIBS) -lpthread > $@.cc-out 2>&1; then \
+		rm -f $@.cc-out; \
+	else \
+		printf '#!/bin/sh\necho "1..0 # SKIP %s cannot build with -fsanitize=thread (%s)"\n' \
+			'$(CC)' '$(abs_builddir)/$@.cc-out' > $@ && chmod +x $@; \
+	fi
