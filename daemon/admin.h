@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Admin requests (BHC_ARENA_MSG_ADMIN): a JSON object in, a JSON reply out,
+ * sent in chunks of at most BHC_ARENA_ADMIN_CHUNK_MAX bytes. The content of
+ * requests and replies is defined by bhc-arenactl; this is the routing and
+ * the chunking.
+ *
+ * To answer, a handler uses admin_send_reply() (or peer_send_error()); both
+ * echo the seq of the request being handled (peer->request_seq).
+ */
+#ifndef BHC_DAEMON_ADMIN_H
+#define BHC_DAEMON_ADMIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct peer;
+struct server;
+
+/**
+ * admin_handle() - answer the ADMIN request @json (@len bytes, not
+ * NUL-terminated, at least one byte) from @peer, which has said HELLO.
+ * Returns 0 once an answer is queued, or -errno, and then the caller
+ * answers with ERROR of that errno.
+ */
+int admin_handle(struct server *server, struct peer *peer, const char *json, size_t len);
+
+/**
+ * admin_send_reply() - send @len bytes of JSON as ADMIN_REPLY chunks with
+ * @status (0 or a positive errno), every chunk but the last flagged
+ * BHC_ARENA_ADMIN_MORE; each chunk is one datagram of at most
+ * BHC_ARENA_ADMIN_CHUNK_MAX bytes, header included. Returns 0 or -errno
+ * (the peer is then being closed).
+ */
+int admin_send_reply(struct peer *peer, int32_t status, const char *json, size_t len);
+
+#endif

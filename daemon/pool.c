@@ -1,0 +1,780 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "log.h"
+#include "pool.h"
+
+/* After a warm region could not be made, wait this long before trying again. */
+#define POOL_RETRY_MS 5000
+
+static void refill(struct pool *pool);
+static void check_ready(struct pool *pool);
+static void maybe_stopped(struct pool *pool);
+
+enum pool_kind pool_kind(uint32_t backing, uint32_t page_shift)
+{
+	switch (backing) {
+	case BHC_ARENA_BACKING_HUGETLB:
+		return page_shift == 30 ? POOL_KIND_HUGETLB_1G : POOL_KIND_HUGETLB_2M;
+	case BHC_ARENA_BACKING_THP:
+		return POOL_KIND_THP;
+	case BHC_ARENA_BACKING_SMALL:
+		return POOL_KIND_SMALL;
+	}
+	return POOL_KIND_PENDING;
+}
+
+const char *pool_kind_name(enum pool_kind kind)
+{
+	static const char *const names[] = {
+		[POOL_KIND_HUGETLB_2M] = "hugetlb-2M",
+		[POOL_KIND_HUGETLB_1G] = "hugetlb-1G",
+		[POOL_KIND_THP] = "thp",
+		[POOL_KIND_SMALL] = "small",
+		[POOL_KIND_PENDING] = "pending",
+	};
+
+	return kind < POOL_N_KINDS ? names[kind] : "?";
+}
+
+const char *pool_state_name(enum region_state state)
+{
+	static const char *const names[] = {
+		[REGION_NEW] = "new",	    [REGION_CREATING] = "creating", [REGION_WARM] = "warm",
+		[REGION_LEASED] = "leased", [REGION_DROPPING] = "dropping",
+	};
+
+	return state <= REGION_DROPPING ? names[state] : "?";
+}
+
+struct pool_count pool_state_total(const struct pool *pool, enum region_state state)
+{
+	struct pool_count sum = { 0, 0 };
+	int k;
+
+	for (k = 0; k < POOL_N_KINDS; k++) {
+		sum.n_regions += pool->counts[state][k].n_regions;
+		sum.bytes += pool->counts[state][k].bytes;
+	}
+	return sum;
+}
+
+static void account(struct pool *pool, const struct region *region, int sign)
+{
+	enum pool_kind kind = POOL_KIND_PENDING;
+	struct pool_count *c;
+
+	if (region->state != REGION_NEW && region->state != REGION_CREATING)
+		kind = pool_kind(region->backing, region->page_shift);
+	c = &pool->counts[region->state][kind];
+	if (sign > 0) {
+		c->n_regions++;
+		c->bytes += region->size;
+	} else {
+		c->n_regions--;
+		c->bytes -= region->size;
+	}
+}
+
+static void set_state(struct pool *pool, struct region *region, enum region_state state)
+{
+	account(pool, region, -1);
+	region->state = state;
+	account(pool, region, +1);
+}
+
+static void changed(struct pool *pool)
+{
+	if (pool->on_change)
+		pool->on_change(pool);
+}
+
+static double seconds_since(const struct pool *pool, uint64_t start_ms)
+{
+	return (double)(uv_now(pool->loop) - start_ms) / 1000.0;
+}
+
+static void free_region(struct pool *pool, struct region *region)
+{
+	account(pool, region, -1);
+	pool->total_bytes -= region->size;
+	list_del(&region->pool_link);
+	list_del(&region->link);
+	region_free(region);
+}
+
+static struct pool_class *find_class(const struct pool *pool, uint64_t size)
+{
+	struct list_head *pos;
+
+	list_for_each(pos, &pool->classes) {
+		struct pool_class *class = list_entry(pos, struct pool_class, link);
+
+		if (class->size == size)
+			return class;
+	}
+	return NULL;
+}
+
+static void class_maybe_free(struct pool_class *class)
+{
+	if (class->target || class->n_warm || class->n_creating || class->n_waiters)
+		return;
+	list_del(&class->link);
+	free(class);
+}
+
+static void on_retry(uv_timer_t *timer);
+
+static void arm_retry(struct pool *pool, uint64_t at)
+{
+	uint64_t now = uv_now(pool->loop), due;
+
+	if (!pool->retry_timer_open || pool->stopping)
+		return;
+	if (uv_is_active((uv_handle_t *)&pool->retry_timer)) {
+		due = uv_timer_get_due_in(&pool->retry_timer) + now;
+		if (due <= at)
+			return;
+	}
+	uv_timer_start(&pool->retry_timer, on_retry, at > now ? at - now : 0, 0);
+}
+
+static void region_created(struct region *region, int err);
+static void region_punched(struct region *region, int err);
+
+/*
+ * Start making a region for @class (or on demand if NULL). Returns it, or
+ * NULL with -errno in *@errp and the reason in @text.
+ */
+static struct region *start_region(struct pool *pool, uint64_t size, uint32_t policy,
+				   uint32_t page_shift, struct pool_class *class, int *errp,
+				   char *text, size_t text_len)
+{
+	struct region *region;
+	int r;
+
+	r = region_new(pool, ++pool->next_region_id, size, policy, page_shift, &region);
+	if (r < 0) {
+		snprintf(text, text_len, "out of memory in the daemon");
+		*errp = r;
+		return NULL;
+	}
+	region->class = class;
+	region->state = REGION_CREATING;
+	account(pool, region, +1);
+	pool->total_bytes += size;
+	list_add_tail(&region->pool_link, &pool->regions);
+	if (class)
+		class->n_creating++;
+	else
+		list_add_tail(&region->link, &pool->transit);
+	r = region_create(region, pool->uring, region_created);
+	if (r < 0) {
+		snprintf(text, text_len, "%s", region->error);
+		if (class)
+			class->n_creating--;
+		free_region(pool, region);
+		*errp = r;
+		return NULL;
+	}
+	return region;
+}
+
+/* Give @region (warm or just made) to whoever asked; the caller lists it with its peer. */
+static void lease(struct pool *pool, struct region *region)
+{
+	struct timespec ts;
+
+	if (region->state == REGION_WARM) {
+		list_del(&region->link);
+		region->class->n_warm--;
+		region->class->n_handed_out++;
+	}
+	region->class = NULL;
+	region->acquire = NULL;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	region->leased_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	set_state(pool, region, REGION_LEASED);
+	pool->n_leased++;
+}
+
+static void complete(struct pool_acquire *acq, struct region *region, int err, const char *text)
+{
+	acq->pending = false;
+	acq->class = NULL;
+	acq->region = NULL;
+	acq->done(acq, region, err, text);
+}
+
+/* Punch @region off the loop, then close and free it. */
+static void drop_region(struct pool *pool, struct region *region)
+{
+	if (region->state == REGION_WARM) {
+		list_del(&region->link);
+		region->class->n_warm--;
+	}
+	region->class = NULL;
+	region->owner = NULL;
+	list_del(&region->link);
+	set_state(pool, region, REGION_DROPPING);
+	list_add_tail(&region->link, &pool->transit);
+	if (region_punch(region, pool->uring, region_punched) < 0) {
+		free_region(pool, region);
+		pool->n_dropped++;
+	}
+}
+
+static void region_punched(struct region *region, int err)
+{
+	struct pool *pool = region->pool;
+
+	if (err < 0 && err != -ECANCELED)
+		log_warning("punching region %" PRIu64 ": %s; closing it anyway", region->id,
+			    strerror(-err));
+	free_region(pool, region);
+	pool->n_dropped++;
+	if (pool->stopping) {
+		maybe_stopped(pool);
+		return;
+	}
+	refill(pool);
+	changed(pool);
+}
+
+static void make_warm(struct pool *pool, struct pool_class *class, struct region *region)
+{
+	struct pool_count warm;
+	char done[32], want[32];
+
+	region->class = class;
+	set_state(pool, region, REGION_WARM);
+	list_add_tail(&region->link, &class->warm);
+	class->n_warm++;
+	if (class->n_warm >= class->target)
+		class->settled = true;
+	if (!pool->ready) {
+		warm = pool_state_total(pool, REGION_WARM);
+		log_info("reserved %s of %s (%" PRIu64 " warm regions) in %.2f s",
+			 region_format_size(warm.bytes, done, sizeof(done)),
+			 region_format_size(pool->initial_bytes, want, sizeof(want)),
+			 warm.n_regions, seconds_since(pool, pool->start_ms));
+	}
+}
+
+/* A region made for @class or cancelled on demand: keep it warm if a class wants it. */
+static bool adopt(struct pool *pool, struct region *region)
+{
+	struct pool_class *class = find_class(pool, region->size);
+
+	if (!class || region->policy != pool->policy || region->want_shift != pool->page_shift)
+		return false;
+	if (class->n_warm + class->n_creating >= class->target)
+		return false;
+	make_warm(pool, class, region);
+	return true;
+}
+
+static void class_failed(struct pool_class *class, int err, const char *text)
+{
+	struct pool *pool = class->pool;
+	struct pool_acquire *acq;
+	char size[32];
+
+	region_format_size(class->size, size, sizeof(size));
+	if (!class->failing)
+		log_warning("cannot keep %u warm %s regions: %s; retrying every %d s",
+			    class->target, size, text, POOL_RETRY_MS / 1000);
+	else
+		log_debug("warm %s region: %s", size, text);
+	class->failing = true;
+	class->settled = true;
+	class->retry_at = uv_now(pool->loop) + POOL_RETRY_MS;
+	arm_retry(pool, class->retry_at);
+	/* Waiters beyond the regions still being made would wait for nothing. */
+	while (class->n_waiters > class->n_creating) {
+		acq = list_entry(class->waiters.prev, struct pool_acquire, link);
+		list_del(&acq->link);
+		class->n_waiters--;
+		complete(acq, NULL, err, text);
+	}
+}
+
+/* Hugetlb was wanted and shmem was made: warn once until hugetlb works again. */
+static void log_fallback(struct pool *pool, const struct region *region)
+{
+	char size[32];
+
+	region_format_size(region->size, size, sizeof(size));
+	pool->n_fallbacks++;
+	if (!pool->fallback_warned)
+		log_warning("%s region %" PRIu64 " uses %s pages: %s (further fallbacks are "
+			    "logged at debug level until hugepages are available again)",
+			    size, region->id,
+			    region_backing_name(region->backing, region->page_shift),
+			    region->error);
+	else
+		log_debug("%s region %" PRIu64 " uses %s pages: %s", size, region->id,
+			  region_backing_name(region->backing, region->page_shift), region->error);
+	pool->fallback_warned = true;
+}
+
+static void region_created(struct region *region, int err)
+{
+	struct pool *pool = region->pool;
+	struct pool_class *class = region->class;
+	struct pool_acquire *acq = region->acquire;
+	char text[BHC_ARENA_ERROR_TEXT_MAX];
+
+	if (class)
+		class->n_creating--;
+	else
+		list_del(&region->link);
+	if (err < 0) {
+		pool->n_create_failed++;
+		snprintf(text, sizeof(text), "%s", region->error);
+		free_region(pool, region);
+		if (acq)
+			complete(acq, NULL, err, text);
+		else if (class && !pool->stopping)
+			class_failed(class, err, text);
+		goto out;
+	}
+	pool->n_created++;
+	if (region->backing == BHC_ARENA_BACKING_HUGETLB)
+		pool->fallback_warned = false;
+	else if (region->policy != BHC_ARENA_HUGEPAGES_OFF)
+		log_fallback(pool, region);
+	if (pool->stopping) {
+		free_region(pool, region);
+		goto out;
+	}
+	if (acq) {
+		lease(pool, region);
+		complete(acq, region, 0, NULL);
+	} else if (class && class->n_waiters) {
+		class->failing = false;
+		acq = list_first_entry(&class->waiters, struct pool_acquire, link);
+		list_del(&acq->link);
+		class->n_waiters--;
+		region->class = class;
+		lease(pool, region);
+		complete(acq, region, 0, NULL);
+	} else if (class) {
+		class->failing = false;
+		if (class->n_warm < class->target)
+			make_warm(pool, class, region);
+		else
+			drop_region(pool, region);
+	} else {
+		pool->n_cancelled++;
+		if (!adopt(pool, region))
+			drop_region(pool, region);
+	}
+out:
+	if (class)
+		class_maybe_free(class);
+	if (pool->stopping) {
+		maybe_stopped(pool);
+		return;
+	}
+	refill(pool);
+	check_ready(pool);
+	changed(pool);
+}
+
+static void refill(struct pool *pool)
+{
+	char text[BHC_ARENA_ERROR_TEXT_MAX], size[32];
+	struct list_head *pos, *n;
+	uint64_t now;
+	int err;
+
+	if (pool->stopping || !pool->started)
+		return;
+	now = uv_now(pool->loop);
+	list_for_each_safe(pos, n, &pool->classes) {
+		struct pool_class *class = list_entry(pos, struct pool_class, link);
+
+		while (class->n_warm + class->n_creating < class->target) {
+			if (class->retry_at > now) {
+				arm_retry(pool, class->retry_at);
+				break;
+			}
+			if (pool->total_bytes + class->size > pool->total_limit) {
+				if (!class->settled)
+					log_info(
+						"warm %s regions: [limits] total reached, %u of %u "
+						"kept",
+						region_format_size(class->size, size, sizeof(size)),
+						class->n_warm + class->n_creating, class->target);
+				class->settled = true;
+				break;
+			}
+			if (!start_region(pool, class->size, pool->policy, pool->page_shift, class,
+					  &err, text, sizeof(text))) {
+				class_failed(class, err, text);
+				break;
+			}
+		}
+		if (class->target == 0)
+			class->settled = true;
+	}
+}
+
+static void check_ready(struct pool *pool)
+{
+	struct list_head *pos;
+
+	if (pool->ready || !pool->started || pool->stopping)
+		return;
+	list_for_each(pos, &pool->classes) {
+		if (!list_entry(pos, struct pool_class, link)->settled)
+			return;
+	}
+	pool->ready = true;
+	if (pool->on_ready)
+		pool->on_ready(pool);
+}
+
+static void on_retry(uv_timer_t *timer)
+{
+	struct pool *pool = timer->data;
+
+	refill(pool);
+	check_ready(pool);
+	changed(pool);
+}
+
+int pool_configure(struct pool *pool, const struct config *cfg)
+{
+	struct list_head *pos, *n;
+	struct pool_class *class;
+	size_t i;
+
+	pool->total_limit = cfg->total;
+	pool->max_region_size = cfg->max_region_size;
+	list_for_each(pos, &pool->classes)
+		list_entry(pos, struct pool_class, link)->target = 0;
+	for (i = 0; i < cfg->n_warm; i++) {
+		class = find_class(pool, cfg->warm[i].size);
+		if (!class) {
+			class = calloc(1, sizeof(*class));
+			if (!class)
+				return -ENOMEM;
+			class->pool = pool;
+			class->size = cfg->warm[i].size;
+			list_init(&class->warm);
+			list_init(&class->waiters);
+			list_add_tail(&class->link, &pool->classes);
+		}
+		class->target = cfg->warm[i].target;
+		class->retry_at = 0;
+		class->failing = false;
+	}
+	list_for_each_safe(pos, n, &pool->classes) {
+		class = list_entry(pos, struct pool_class, link);
+		while (class->n_warm > class->target)
+			drop_region(pool, list_first_entry(&class->warm, struct region, link));
+		if (class->target == 0)
+			class->settled = true;
+		class_maybe_free(class);
+	}
+	refill(pool);
+	check_ready(pool);
+	changed(pool);
+	return 0;
+}
+
+int pool_init(struct pool *pool, uv_loop_t *loop, struct uring *uring, const struct config *cfg)
+{
+	int r;
+
+	memset(pool, 0, sizeof(*pool));
+	pool->loop = loop;
+	pool->uring = uring;
+	pool->policy = cfg->hugepages;
+	pool->page_shift = cfg->page_shift;
+	list_init(&pool->classes);
+	list_init(&pool->regions);
+	list_init(&pool->transit);
+	r = uv_timer_init(loop, &pool->retry_timer);
+	if (r < 0)
+		return r;
+	pool->retry_timer.data = pool;
+	pool->retry_timer_open = true;
+	return pool_configure(pool, cfg);
+}
+
+void pool_start(struct pool *pool)
+{
+	struct list_head *pos;
+	char size[32];
+
+	pool->started = true;
+	pool->start_ms = uv_now(pool->loop);
+	list_for_each(pos, &pool->classes) {
+		struct pool_class *class = list_entry(pos, struct pool_class, link);
+
+		pool->initial_bytes += class->size * class->target;
+	}
+	if (pool->initial_bytes)
+		log_info("reserving %s of warm regions (%s pages, hugepages = %s)",
+			 region_format_size(pool->initial_bytes, size, sizeof(size)),
+			 pool->policy == BHC_ARENA_HUGEPAGES_OFF ?
+				 "small or thp" :
+				 region_backing_name(BHC_ARENA_BACKING_HUGETLB, pool->page_shift),
+			 config_policy_name(pool->policy));
+	refill(pool);
+	check_ready(pool);
+	changed(pool);
+}
+
+int pool_resolve(const struct pool *pool, uint32_t flags, uint32_t page_shift, uint64_t size,
+		 struct pool_acquire *acq, struct proto_error *err)
+{
+	uint32_t policy = pool->policy, shift = page_shift ? page_shift : pool->page_shift;
+	uint64_t page = UINT64_C(1) << shift, rounded;
+	char a[32], b[32];
+
+	if (flags & BHC_ARENA_ACQ_REQUIRE_HUGE) {
+		if (pool->policy == BHC_ARENA_HUGEPAGES_OFF) {
+			proto_set_error(err, EPERM, BHC_ARENA_MSG_ACQUIRE, 0, false,
+					"hugepages are disabled on this daemon "
+					"([pool] hugepages = off)");
+			return -EPERM;
+		}
+		policy = BHC_ARENA_HUGEPAGES_REQUIRE;
+	} else if (flags & BHC_ARENA_ACQ_PREFER_HUGE) {
+		if (pool->policy != BHC_ARENA_HUGEPAGES_OFF)
+			policy = BHC_ARENA_HUGEPAGES_PREFER;
+	} else if (flags & BHC_ARENA_ACQ_NO_HUGE) {
+		policy = BHC_ARENA_HUGEPAGES_OFF;
+	}
+	if (size > UINT64_MAX - (page - 1) ||
+	    (rounded = (size + page - 1) & ~(page - 1)) > pool->max_region_size) {
+		proto_set_error(err, EFBIG, BHC_ARENA_MSG_ACQUIRE, 0, false,
+				"%" PRIu64 " bytes is more than the largest region, %s "
+				"([pool] max_region_size, with %s pages)",
+				size, region_format_size(pool->max_region_size, a, sizeof(a)),
+				region_format_size(page, b, sizeof(b)));
+		return -EFBIG;
+	}
+	acq->size = rounded;
+	acq->policy = policy;
+	acq->page_shift = shift;
+	return 0;
+}
+
+static bool compatible(const struct region *region, const struct pool_acquire *acq)
+{
+	bool huge = region->backing == BHC_ARENA_BACKING_HUGETLB;
+
+	if (region->size != acq->size)
+		return false;
+	switch (acq->policy) {
+	case BHC_ARENA_HUGEPAGES_REQUIRE:
+		return huge && region->page_shift == acq->page_shift;
+	case BHC_ARENA_HUGEPAGES_PREFER:
+		return !huge || region->page_shift == acq->page_shift;
+	}
+	return !huge;
+}
+
+int pool_acquire(struct pool *pool, struct pool_acquire *acq, struct region **regionp,
+		 struct proto_error *err)
+{
+	struct pool_class *class = find_class(pool, acq->size);
+	char text[BHC_ARENA_ERROR_TEXT_MAX], held[32], limit[32];
+	struct region *region;
+	struct list_head *pos;
+	int r;
+
+	acq->pending = false;
+	acq->class = NULL;
+	acq->region = NULL;
+	list_init(&acq->link);
+	if (pool->stopping) {
+		proto_set_error(err, ESHUTDOWN, BHC_ARENA_MSG_ACQUIRE, 0, false,
+				"the daemon is stopping");
+		return -ESHUTDOWN;
+	}
+	if (class) {
+		list_for_each(pos, &class->warm) {
+			region = list_entry(pos, struct region, link);
+			if (!compatible(region, acq))
+				continue;
+			lease(pool, region);
+			*regionp = region;
+			refill(pool);
+			changed(pool);
+			return 0;
+		}
+		if (acq->policy == pool->policy && acq->page_shift == pool->page_shift &&
+		    class->n_creating > class->n_waiters) {
+			list_add_tail(&acq->link, &class->waiters);
+			class->n_waiters++;
+			acq->class = class;
+			acq->pending = true;
+			return -EINPROGRESS;
+		}
+	}
+	if (pool->total_bytes + acq->size > pool->total_limit) {
+		proto_set_error(err, ENOSPC, BHC_ARENA_MSG_ACQUIRE, 0, false,
+				"pool limit reached: %s of %s held ([limits] total)",
+				region_format_size(pool->total_bytes, held, sizeof(held)),
+				region_format_size(pool->total_limit, limit, sizeof(limit)));
+		return -ENOSPC;
+	}
+	region = start_region(pool, acq->size, acq->policy, acq->page_shift, NULL, &r, text,
+			      sizeof(text));
+	if (!region) {
+		proto_set_error(err, -r, BHC_ARENA_MSG_ACQUIRE, 0, false, "%s", text);
+		return r;
+	}
+	region->acquire = acq;
+	acq->region = region;
+	acq->pending = true;
+	changed(pool);
+	return -EINPROGRESS;
+}
+
+void pool_acquire_cancel(struct pool *pool, struct pool_acquire *acq)
+{
+	if (!acq->pending)
+		return;
+	if (acq->class) {
+		list_del(&acq->link);
+		acq->class->n_waiters--;
+		acq->class = NULL;
+	}
+	if (acq->region) {
+		acq->region->acquire = NULL;
+		acq->region = NULL;
+	}
+	acq->pending = false;
+}
+
+void pool_release(struct pool *pool, struct region *region)
+{
+	drop_region(pool, region);
+	changed(pool);
+}
+
+void pool_abandon(struct pool *pool, struct region *region)
+{
+	free_region(pool, region);
+	changed(pool);
+}
+
+static void retry_timer_closed(uv_handle_t *handle)
+{
+	struct pool *pool = handle->data;
+
+	pool->retry_timer_open = false;
+	maybe_stopped(pool);
+}
+
+static void maybe_stopped(struct pool *pool)
+{
+	struct list_head *pos, *n;
+
+	if (!pool->stopping || !list_empty(&pool->regions) || pool->retry_timer_open ||
+	    !pool->on_stopped)
+		return;
+	list_for_each_safe(pos, n, &pool->classes) {
+		struct pool_class *class = list_entry(pos, struct pool_class, link);
+
+		list_del(&class->link);
+		free(class);
+	}
+	pool->on_stopped(pool);
+	pool->on_stopped = NULL;
+}
+
+void pool_stop(struct pool *pool)
+{
+	struct list_head *pos, *n;
+	struct pool_acquire *acq;
+
+	pool->stopping = true;
+	list_for_each(pos, &pool->classes) {
+		struct pool_class *class = list_entry(pos, struct pool_class, link);
+
+		while (!list_empty(&class->waiters)) {
+			acq = list_first_entry(&class->waiters, struct pool_acquire, link);
+			list_del(&acq->link);
+			class->n_waiters--;
+			complete(acq, NULL, -ESHUTDOWN, "the daemon is stopping");
+		}
+	}
+	list_for_each_safe(pos, n, &pool->regions) {
+		struct region *region = list_entry(pos, struct region, pool_link);
+
+		if (region->state == REGION_WARM) {
+			region->class->n_warm--;
+			free_region(pool, region);
+		} else if (region->state == REGION_LEASED) {
+			free_region(pool, region);
+		}
+	}
+	if (pool->retry_timer_open && !uv_is_closing((uv_handle_t *)&pool->retry_timer))
+		uv_close((uv_handle_t *)&pool->retry_timer, retry_timer_closed);
+	maybe_stopped(pool);
+}
+
+void pool_format_status(const struct pool *pool, char *buf, size_t len)
+{
+	struct pool_count warm = pool_state_total(pool, REGION_WARM);
+	struct pool_count leased = pool_state_total(pool, REGION_LEASED);
+	struct pool_count creating = pool_state_total(pool, REGION_CREATING);
+	char w[32], l[32], c[32], t[32];
+
+	snprintf(buf, len,
+		 "warm %" PRIu64 " (%s), leased %" PRIu64 " (%s), reserving %" PRIu64
+		 " (%s); %s of %s held",
+		 warm.n_regions, region_format_size(warm.bytes, w, sizeof(w)), leased.n_regions,
+		 region_format_size(leased.bytes, l, sizeof(l)), creating.n_regions,
+		 region_format_size(creating.bytes, c, sizeof(c)),
+		 region_format_size(pool->total_bytes, t, sizeof(t)),
+		 region_format_size(pool->total_limit, c, sizeof(c)));
+}
+
+void pool_log_state(const struct pool *pool)
+{
+	struct list_head *pos;
+	char a[32], b[32];
+	int s, k;
+
+	list_for_each(pos, &pool->classes) {
+		const struct pool_class *class = list_entry(pos, struct pool_class, link);
+
+		log_notice("class %s: %u of %u warm, %u being made, %u waiting, %" PRIu64
+			   " handed out%s",
+			   region_format_size(class->size, a, sizeof(a)), class->n_warm,
+			   class->target, class->n_creating, class->n_waiters, class->n_handed_out,
+			   class->failing ? ", failing" : "");
+	}
+	for (s = REGION_CREATING; s < POOL_N_STATES; s++) {
+		for (k = 0; k < POOL_N_KINDS; k++) {
+			const struct pool_count *c = &pool->counts[s][k];
+
+			if (!c->n_regions)
+				continue;
+			log_notice("%s %s: %" PRIu64 " regions, %s", pool_state_name(s),
+				   pool_kind_name(k), c->n_regions,
+				   region_format_size(c->bytes, a, sizeof(a)));
+		}
+	}
+	log_notice("total %s of %s held; made %" PRIu64 ", failed %" PRIu64 ", fell back %" PRIu64
+		   ", leased %" PRIu64 ", dropped %" PRIu64,
+		   region_format_size(pool->total_bytes, a, sizeof(a)),
+		   region_format_size(pool->total_limit, b, sizeof(b)), pool->n_created,
+		   pool->n_create_failed, pool->n_fallbacks, pool->n_leased, pool->n_dropped);
+}

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pool: every region the daemon holds, the warm size classes that keep
+ * regions ready, and the byte and region accounting behind [limits] total.
+ *
+ * A warm class ([pool] warm = SIZE:TARGET,...) keeps TARGET regions of SIZE
+ * bytes, made under the daemon's policy and page size, ready to hand out in
+ * O(1); whenever one leaves, a replacement is made asynchronously. An
+ * acquire that no warm region fits either waits for a replacement already
+ * being made for its class or gets a region made just for it. Nothing here
+ * blocks the loop: making and dropping regions runs through the io_uring
+ * bridge.
+ *
+ * Accounting by state (creating, warm, leased, dropping) and by kind of
+ * backing is kept in pool->counts for listings and metrics; per-connection
+ * and per-uid accounting is the peers' and users' business.
+ */
+#ifndef BHC_DAEMON_POOL_H
+#define BHC_DAEMON_POOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "list.h"
+#include "proto.h"
+#include "region.h"
+
+struct config;
+struct pool;
+struct uring;
+
+/* Kinds of backing for accounting; a region being made has no kind yet. */
+enum pool_kind {
+	POOL_KIND_HUGETLB_2M,
+	POOL_KIND_HUGETLB_1G,
+	POOL_KIND_THP,
+	POOL_KIND_SMALL,
+	POOL_KIND_PENDING,
+	POOL_N_KINDS,
+};
+
+#define POOL_N_STATES (REGION_DROPPING + 1)
+
+/* Regions and bytes of one (state, kind) cell. */
+struct pool_count {
+	uint64_t n_regions;
+	uint64_t bytes;
+};
+
+/* A warm size class; owned by the pool, on pool->classes. */
+struct pool_class {
+	struct pool *pool;
+	uint64_t size; /* bytes of each region */
+	unsigned int target; /* warm regions to keep; 0 once retired by a reload */
+	unsigned int n_warm; /* regions on @warm */
+	unsigned int n_creating; /* regions being made for this class */
+	unsigned int n_waiters; /* acquires on @waiters */
+	struct list_head warm; /* struct region.link, oldest first */
+	struct list_head waiters; /* struct pool_acquire.link, oldest first */
+	struct list_head link; /* pool->classes */
+	uint64_t retry_at; /* uv_now() before which no refill is tried after a failure */
+	bool failing; /* the last attempt failed (logged once per streak) */
+	bool settled; /* reached its target, or failed, since start-up */
+	uint64_t n_handed_out; /* warm regions leased, ever */
+};
+
+/*
+ * An acquire in progress. Embedded in the asking peer (one at a time); the
+ * pool only reads the request fields and calls @done.
+ */
+struct pool_acquire {
+	/* request, set by the caller */
+	uint64_t size; /* rounded up to 1 << page_shift */
+	uint32_t policy; /* effective enum bhc_arena_hugepage_policy */
+	uint32_t page_shift; /* hugetlb page shift asked for */
+	/*
+	 * Completion when pool_acquire() returned -EINPROGRESS: @region is
+	 * leased to the caller, or NULL with @err and @text saying why.
+	 */
+	void (*done)(struct pool_acquire *acq, struct region *region, int err, const char *text);
+	/* private to pool.c */
+	bool pending;
+	struct pool_class *class; /* waiting on class->waiters */
+	struct list_head link;
+	struct region *region; /* made on demand for this acquire */
+};
+
+/* The pool; embedded in struct server. */
+struct pool {
+	uv_loop_t *loop;
+	struct uring *uring;
+	/* settings (from the config; reloadable ones via pool_configure()) */
+	uint32_t policy; /* enum bhc_arena_hugepage_policy */
+	uint32_t page_shift; /* default hugetlb page shift */
+	uint64_t total_limit; /* [limits] total */
+	uint64_t max_region_size; /* [pool] max_region_size */
+	/* state */
+	struct list_head classes; /* struct pool_class.link, in config order */
+	struct list_head regions; /* struct region.pool_link: every live region */
+	struct list_head transit; /* struct region.link: on-demand creating, dropping */
+	uint64_t next_region_id;
+	uint64_t total_bytes; /* all regions held: creating, warm, leased, dropping */
+	struct pool_count counts[POOL_N_STATES][POOL_N_KINDS];
+	uv_timer_t retry_timer; /* refill after a failure backoff */
+	bool retry_timer_open;
+	bool started;
+	bool ready; /* the initial reservation has settled */
+	uint64_t start_ms;
+	uint64_t initial_bytes; /* bytes the warm classes asked for at start-up */
+	bool stopping;
+	bool fallback_warned; /* a hugetlb shortage was logged; cleared by a hugetlb success */
+	/* statistics */
+	uint64_t n_created;
+	uint64_t n_create_failed;
+	uint64_t n_fallbacks; /* hugetlb wanted, shmem made (policy prefer) */
+	uint64_t n_leased;
+	uint64_t n_dropped;
+	uint64_t n_cancelled; /* on-demand regions whose acquire went away */
+	/* callbacks into the server */
+	void (*on_change)(struct pool *pool); /* accounting changed (status line) */
+	void (*on_ready)(struct pool *pool); /* initial reservation settled */
+	void (*on_stopped)(struct pool *pool);
+};
+
+/** pool_init() - set up @pool from @cfg; nothing is reserved until pool_start(). */
+int pool_init(struct pool *pool, uv_loop_t *loop, struct uring *uring, const struct config *cfg);
+
+/** pool_start() - reserve the warm classes; on_ready runs once that has settled. */
+void pool_start(struct pool *pool);
+
+/**
+ * pool_configure() - apply the reloadable settings of @cfg: total limit,
+ * largest region, warm classes and their targets. Returns 0 or -ENOMEM.
+ */
+int pool_configure(struct pool *pool, const struct config *cfg);
+
+/**
+ * pool_resolve() - turn an ACQUIRE's flags, page_shift and size into @acq's
+ * effective policy, page shift and rounded size. Returns 0, or -errno
+ * (EPERM, EFBIG) with @err filled for the client.
+ */
+int pool_resolve(const struct pool *pool, uint32_t flags, uint32_t page_shift, uint64_t size,
+		 struct pool_acquire *acq, struct proto_error *err);
+
+/**
+ * pool_acquire() - find or make a region for @acq. Returns 0 with a region
+ * leased at once in *@regionp; -EINPROGRESS if @acq->done will run later;
+ * or -errno (ENOSPC: total limit; ENOMEM, EOPNOTSUPP, ...) with @err filled,
+ * and then @acq->done is not called.
+ */
+int pool_acquire(struct pool *pool, struct pool_acquire *acq, struct region **regionp,
+		 struct proto_error *err);
+
+/** pool_acquire_cancel() - forget a pending @acq (its peer went away); @done is not called. */
+void pool_acquire_cancel(struct pool *pool, struct pool_acquire *acq);
+
+/** pool_release() - end a lease: punch the region off the loop, then close and free it. */
+void pool_release(struct pool *pool, struct region *region);
+
+/**
+ * pool_abandon() - end a lease at shutdown without punching: the client's
+ * mapping stays valid until it unmaps; the daemon just closes its fd.
+ */
+void pool_abandon(struct pool *pool, struct region *region);
+
+/** pool_stop() - drop warm regions, wait for regions in transit; on_stopped runs at the end. */
+void pool_stop(struct pool *pool);
+
+/** pool_kind() - accounting kind of a backing. */
+enum pool_kind pool_kind(uint32_t backing, uint32_t page_shift);
+
+/** pool_kind_name() - "hugetlb-2M", "hugetlb-1G", "thp", "small" or "pending". */
+const char *pool_kind_name(enum pool_kind kind);
+
+/** pool_state_name() - "new", "creating", "warm", "leased" or "dropping". */
+const char *pool_state_name(enum region_state state);
+
+/** pool_state_total() - regions and bytes in @state, over all kinds. */
+struct pool_count pool_state_total(const struct pool *pool, enum region_state state);
+
+/** pool_format_status() - a one-line summary for STATUS= and the log. */
+void pool_format_status(const struct pool *pool, char *buf, size_t len);
+
+/** pool_log_state() - log classes, counts and statistics (SIGUSR1). */
+void pool_log_state(const struct pool *pool);
+
+#endif

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-uid accounting behind [limits] per_uid_bytes and per_uid_regions. A
+ * user exists while it has connections; peers hold a reference.
+ */
+#ifndef BHC_DAEMON_USER_H
+#define BHC_DAEMON_USER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "list.h"
+
+/* One uid with at least one connection; on server->users, freed by user_unref(). */
+struct user {
+	uid_t uid;
+	unsigned int n_peers; /* connections of this uid (the references) */
+	uint64_t n_regions; /* leased, plus one for each acquire in progress */
+	uint64_t bytes; /* bytes of those */
+	uint64_t n_acquired; /* grants, ever (while the user existed) */
+	uint64_t n_refused; /* acquires refused by a per-uid limit */
+	struct list_head link; /* server->users */
+};
+
+/** user_ref() - the user for @uid on @users, created if needed; 0 or -ENOMEM. */
+int user_ref(struct list_head *users, uid_t uid, struct user **userp);
+
+/** user_unref() - drop a reference; the last one unlists and frees @user. */
+void user_unref(struct user *user);
+
+#endif
