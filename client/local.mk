@@ -17,3 +17,17 @@ client_libbhc_arena_la_LDFLAGS = \
 # relink when the exported symbol list changes
 EXTRA_client_libbhc_arena_la_DEPENDENCIES = client/libbhc-arena.sym
 EXTRA_DIST += client/libbhc-arena.sym
+
+dist_man_MANS += man/bhc_arena.3 \
+	man/bhc_arena_new.3 \
+	man/bhc_arena_new_opts.3 \
+	man/bhc_arena_free.3 \
+	man/bhc_arena_alloc.3 \
+	man/bhc_arena_alloc_array.3 \
+	man/bhc_arena_alloc_zeroed.3 \
+	man/bhc_arena_reset.3 \
+	man/bhc_arena_stats.3 \
+	man/bhc_arena_scope_enter.3 \
+	man/bhc_arena_scope_leave.3 \
+	man/bhc_with_arena.3 \
+	man/bhc_arena_thread.3
