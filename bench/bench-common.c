@@ -43,6 +43,17 @@ int bench_parse_opts(int argc, char **argv, const char *what, struct bench_opts 
 		fprintf(stderr, "%s: unexpected argument '%s' (try -h)\n", argv[0], argv[optind]);
 		return -EINVAL;
 	}
+	/* Fail now, not after minutes of measuring. */
+	if (opts->out_dir && mkdir(opts->out_dir, 0777) < 0 && errno != EEXIST) {
+		fprintf(stderr, "%s: cannot create %s: %s\n", argv[0], opts->out_dir,
+			strerror(errno));
+		return -errno;
+	}
+	if (opts->out_dir && access(opts->out_dir, W_OK) < 0) {
+		fprintf(stderr, "%s: cannot write into %s: %s\n", argv[0], opts->out_dir,
+			strerror(errno));
+		return -errno;
+	}
 	return 0;
 }
 
@@ -627,6 +638,7 @@ void bench_machine_get(struct bench_machine *m)
 	struct utsname u;
 	time_t now = time(NULL);
 	struct tm tm;
+	size_t len;
 
 	memset(m, 0, sizeof(*m));
 	if (!read_keyed_line("/proc/cpuinfo", "model name", m->cpu, sizeof(m->cpu)))
@@ -636,6 +648,10 @@ void bench_machine_get(struct bench_machine *m)
 	else
 		snprintf(m->kernel, sizeof(m->kernel), "unknown");
 	snprintf(m->compiler, sizeof(m->compiler), "%s", BENCH_COMPILER);
+	/* __clang_version__ ends in a blank. */
+	len = strlen(m->compiler);
+	while (len > 0 && m->compiler[len - 1] == ' ')
+		m->compiler[--len] = '\0';
 	if (!localtime_r(&now, &tm) ||
 	    !strftime(m->date, sizeof(m->date), "%Y-%m-%d %H:%M:%S %z", &tm))
 		snprintf(m->date, sizeof(m->date), "unknown");

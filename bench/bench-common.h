@@ -57,9 +57,9 @@ struct bench_opts {
 };
 
 /**
- * bench_parse_opts() - fill *@opts from the environment and @argv (-o DIR, -q, -h).
- * Returns 0, 1 after printing the help for -h, or -EINVAL after printing
- * what was wrong.
+ * bench_parse_opts() - fill *@opts from the environment and @argv (-o DIR, -q, -h),
+ * creating the output directory. Returns 0, 1 after printing the help for
+ * -h, or -errno after printing what was wrong.
  */
 int bench_parse_opts(int argc, char **argv, const char *what, struct bench_opts *opts);
 

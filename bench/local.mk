@@ -8,10 +8,27 @@ EXTRA_LIBRARIES = bench/libbench.a
 bench_libbench_a_SOURCES = bench/bench-common.c bench/bench-common.h
 
 # The programs `make bench` builds and runs, in this order.
-BENCH_RUN =
-EXTRA_PROGRAMS =
+BENCH_RUN = bench/bench-alloc$(EXEEXT)
+EXTRA_PROGRAMS = bench/bench-alloc
 
-EXTRA_DIST += bench/run-bench.sh
+# The allocation fast path against glibc malloc, obstack, APR, talloc,
+# jemalloc and mimalloc. jemalloc and mimalloc are dlopen()ed, not linked:
+# both would otherwise replace glibc's malloc for the whole process.
+bench_bench_alloc_SOURCES = \
+	bench/bench-alloc.c \
+	bench/alloc-peers.h \
+	bench/alloc-peer-apr.c \
+	bench/alloc-peer-jemalloc.c \
+	bench/alloc-peer-mimalloc.c \
+	bench/alloc-peer-obstack.c \
+	bench/alloc-peer-talloc.c
+bench_bench_alloc_CFLAGS = $(AM_CFLAGS) $(APR_CFLAGS) $(TALLOC_CFLAGS)
+# -no-install: a real binary, not a libtool wrapper (objdump, /proc/self/exe).
+bench_bench_alloc_LDFLAGS = -no-install
+bench_bench_alloc_LDADD = bench/libbench.a client/libbhc-arena.la \
+	$(APR_LIBS) $(TALLOC_LIBS) -ldl -lm
+
+EXTRA_DIST += bench/run-bench.sh bench/plot-alloc.gp
 CLEANFILES += $(EXTRA_PROGRAMS) $(EXTRA_LIBRARIES)
 
 PHONY_TARGETS += bench clean-bench-results
