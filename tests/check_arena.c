@@ -625,6 +625,7 @@ int main(void)
 {
 	/* never lease from a daemon that happens to run on this machine */
 	setenv("BHC_ARENA_MODE", "local", 1);
-	unsetenv("BHC_ARENA_BACKING");
+	/* leave the shared hugetlb pool to the tests that reserve it (check_arena_backing) */
+	setenv("BHC_ARENA_BACKING", "small", 1);
 	return bhc_test_run(arena_suite());
 }

@@ -178,6 +178,51 @@ static void seccomp_populate_fails(int err, size_t min_len)
 	}
 }
 
+/*
+ * Bytes of hugetlb pages this process has mapped. The pool's free count is
+ * shared with every other process (other tests run in parallel), this is not.
+ */
+static size_t hugetlb_mapped(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	unsigned long kb = 0;
+	char line[256];
+	int found = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugetlbPages: %lu kB", &kb) == 1) {
+			found = 1;
+			break;
+		}
+	fclose(f);
+	ck_assert_msg(found, "no HugetlbPages in /proc/self/status");
+	return (size_t)kb << 10;
+}
+
+/* hugetlb mappings of this process, faulted in or not (a leak would show here) */
+static int hugetlb_vmas(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	int n = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "anon_hugepage"))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* More pages than the pool has free, with a margin for pages freed meanwhile. */
+static size_t more_than_free_2m(void)
+{
+	long n = bhc_test_hugepages_free(2048);
+
+	return ((size_t)(n > 0 ? n : 0) + 64) * 2 * MIB;
+}
+
 static void reserve_or_skip(unsigned long page_kb, unsigned long n)
 {
 	char why[256];
@@ -254,20 +299,21 @@ START_TEST(test_hugetlb_2m)
 	struct bhc_arena_opts opts = { .mode = BHC_ARENA_MODE_LOCAL };
 	struct bhc_arena *a, *b;
 	struct bhc_arena_stats st;
-	long free0;
 	char *p;
 	int r;
 
-	reserve_or_skip(2048, 4);
-	free0 = bhc_test_hugepages_free(2048);
+	/* room for this test and a margin for other processes that take pages */
+	reserve_or_skip(2048, 8);
+	ck_assert_uint_eq(hugetlb_mapped(), 0);
 	a = arena_opts(4 * MIB, BHC_ARENA_BACKING_HUGETLB, 21, &r);
-	ck_assert_msg(r == 0, "hugetlb-2M with %ld free pages: %d", free0, r);
+	ck_assert_msg(r == 0, "hugetlb-2M with %ld free pages: %d", bhc_test_hugepages_free(2048),
+		      r);
 	assert_region_sane(a, BHC_ARENA_BACKING_HUGETLB);
 	ck_assert_int_eq(bhc_arena_stats(a, &st), 0);
 	ck_assert_str_eq(st.backing_name, "hugetlb-2M");
 	ck_assert_uint_eq(st.page_size, 2 * MIB);
 	ck_assert_uint_eq(st.region_size, 6 * MIB); /* 4 MiB + the header, in 2 MiB pages */
-	ck_assert_int_eq(bhc_test_hugepages_free(2048), free0 - 3);
+	ck_assert_uint_eq(hugetlb_mapped(), 6 * MIB);
 
 	/* alignments up to the huge page, not beyond */
 	p = bhc_arena_alloc(a, 64, 4096);
@@ -281,25 +327,41 @@ START_TEST(test_hugetlb_2m)
 	memset(bhc_arena_alloc(a, MIB, 64), 0x77, MIB);
 
 	/* with the pool short, hugetlb is refused up front and nothing leaks */
-	b = arena_opts(4 * MIB, BHC_ARENA_BACKING_HUGETLB, 21, &r);
+	b = arena_opts(more_than_free_2m(), BHC_ARENA_BACKING_HUGETLB, 21, &r);
 	ck_assert_ptr_null(b);
 	ck_assert_int_eq(r, -ENOMEM);
-	ck_assert_int_eq(bhc_test_hugepages_free(2048), free0 - 3);
-	/* ... while the best-available chain goes on to THP or small pages */
-	ck_assert_int_eq(bhc_arena_new_opts(4 * MIB, &opts, &b), 0);
-	ck_assert_int_eq(bhc_arena_stats(b, &st), 0);
-	ck_assert_uint_ne(st.backing, BHC_ARENA_BACKING_HUGETLB);
-	bhc_arena_free(b);
-
+	ck_assert_uint_eq(hugetlb_mapped(), 6 * MIB);
+	ck_assert_int_eq(hugetlb_vmas(), 1);
 	bhc_arena_free(a);
-	ck_assert_int_eq(bhc_test_hugepages_free(2048), free0);
+	ck_assert_uint_eq(hugetlb_mapped(), 0);
+	ck_assert_int_eq(hugetlb_vmas(), 0);
 
 	/* with room in the pool, the default chain takes hugetlb-2M */
 	ck_assert_int_eq(bhc_arena_new_opts(MIB, &opts, &b), 0);
 	ck_assert_int_eq(bhc_arena_stats(b, &st), 0);
-	ck_assert_str_eq(st.backing_name, "hugetlb-2M");
-	ck_assert_int_eq(bhc_test_hugepages_free(2048), free0 - 1);
+	if (st.backing != BHC_ARENA_BACKING_HUGETLB)
+		ck_assert_msg(bhc_test_hugepages_free(2048) < 1,
+			      "chain chose %s with 2M hugepages free", st.backing_name);
+	else
+		ck_assert_str_eq(st.backing_name, "hugetlb-2M");
 	bhc_arena_free(b);
+}
+END_TEST
+
+/* Short of hugetlb pages, the best-available chain goes on to THP or small pages. */
+START_TEST(test_hugetlb_short_chain)
+{
+	struct bhc_arena_opts opts = { .mode = BHC_ARENA_MODE_LOCAL };
+	struct bhc_arena_stats st;
+	struct bhc_arena *a;
+
+	reserve_or_skip(2048, 0); /* the pool lock: nobody grows the pool meanwhile */
+	ck_assert_int_eq(bhc_arena_new_opts(more_than_free_2m(), &opts, &a), 0);
+	ck_assert_int_eq(bhc_arena_stats(a, &st), 0);
+	ck_assert_uint_ne(st.backing, BHC_ARENA_BACKING_HUGETLB);
+	ck_assert_uint_eq(hugetlb_mapped(), 0);
+	assert_region_sane(a, st.backing);
+	bhc_arena_free(a);
 }
 END_TEST
 
@@ -307,25 +369,24 @@ START_TEST(test_hugetlb_1g)
 {
 	struct bhc_arena *a;
 	struct bhc_arena_stats st;
-	long free0;
 	char *p;
 	int r;
 
 	reserve_or_skip(1048576, 1);
-	free0 = bhc_test_hugepages_free(1048576);
 	a = arena_opts(16 * MIB, BHC_ARENA_BACKING_HUGETLB, 30, &r);
-	ck_assert_msg(r == 0, "hugetlb-1G with %ld free pages: %d", free0, r);
+	ck_assert_msg(r == 0, "hugetlb-1G with %ld free pages: %d",
+		      bhc_test_hugepages_free(1048576), r);
 	ck_assert_int_eq(bhc_arena_stats(a, &st), 0);
 	ck_assert_str_eq(st.backing_name, "hugetlb-1G");
 	ck_assert_uint_eq(st.page_size, 1024 * MIB);
 	ck_assert_uint_eq(st.region_size, 1024 * MIB);
-	ck_assert_int_eq(bhc_test_hugepages_free(1048576), free0 - 1);
+	ck_assert_uint_eq(hugetlb_mapped(), 1024 * MIB);
 	assert_region_sane(a, BHC_ARENA_BACKING_HUGETLB);
 	p = bhc_arena_alloc(a, 4096, 2 * MIB);
 	ck_assert_ptr_nonnull(p);
 	ck_assert_uint_eq((uintptr_t)p % (2 * MIB), 0);
 	bhc_arena_free(a);
-	ck_assert_int_eq(bhc_test_hugepages_free(1048576), free0);
+	ck_assert_uint_eq(hugetlb_mapped(), 0);
 }
 END_TEST
 
@@ -353,6 +414,7 @@ START_TEST(test_mode_env)
 
 	/* no daemon here, whatever runs on the machine */
 	setenv("BHC_ARENA_SOCKET", "/nonexistent/bhc-arena-test/arenad.sock", 1);
+	setenv("BHC_ARENA_BACKING", "small", 1); /* modes only: leave the hugetlb pool alone */
 
 	setenv("BHC_ARENA_MODE", "local", 1);
 	ck_assert_int_eq(bhc_arena_new(4096, &a), 0);
@@ -410,7 +472,6 @@ START_TEST(test_backing_env)
 	struct bhc_arena_opts opts = { .mode = BHC_ARENA_MODE_LOCAL };
 	struct bhc_arena_stats st;
 	struct bhc_arena *a = NULL;
-	long free2m;
 	int r;
 
 	setenv("BHC_ARENA_BACKING", "small", 1);
@@ -436,14 +497,14 @@ START_TEST(test_backing_env)
 	}
 
 	/* forcing hugetlb means hugetlb or an error, never something else */
-	reserve_or_skip(2048, 0); /* just the pool lock: nobody changes the pool now */
-	free2m = bhc_test_hugepages_free(2048);
+	reserve_or_skip(2048, 0); /* the pool lock: nobody grows the pool meanwhile */
 	setenv("BHC_ARENA_BACKING", "hugetlb-2M", 1);
-	r = bhc_arena_new_opts(((size_t)free2m + 1) * 2 * MIB, &opts, &a);
+	r = bhc_arena_new_opts(more_than_free_2m(), &opts, &a);
 	ck_assert_int_eq(r, -ENOMEM);
 	setenv("BHC_ARENA_BACKING", "hugetlb", 1);
-	r = bhc_arena_new_opts(((size_t)free2m + 1) * 2 * MIB, &opts, &a);
+	r = bhc_arena_new_opts(more_than_free_2m(), &opts, &a);
 	ck_assert_int_eq(r, -ENOMEM);
+	ck_assert_uint_eq(hugetlb_mapped(), 0);
 
 	a = NULL;
 	setenv("BHC_ARENA_BACKING", "huge", 1);
@@ -478,18 +539,16 @@ END_TEST
 START_TEST(test_no_populate_write_hugetlb)
 {
 	struct bhc_arena *a;
-	long free0;
 	int r;
 
-	reserve_or_skip(2048, 2);
-	free0 = bhc_test_hugepages_free(2048);
+	reserve_or_skip(2048, 4);
 	seccomp_populate_fails(EINVAL, 4096);
 	a = arena_opts(MIB, BHC_ARENA_BACKING_HUGETLB, 21, &r);
 	ck_assert_int_eq(r, 0); /* pre-faulted through mlock() */
 	assert_region_sane(a, BHC_ARENA_BACKING_HUGETLB);
-	ck_assert_int_eq(bhc_test_hugepages_free(2048), free0 - 1);
+	ck_assert_uint_eq(hugetlb_mapped(), 2 * MIB);
 	bhc_arena_free(a);
-	ck_assert_int_eq(bhc_test_hugepages_free(2048), free0);
+	ck_assert_uint_eq(hugetlb_mapped(), 0);
 }
 END_TEST
 
@@ -503,17 +562,16 @@ START_TEST(test_populate_fails_hugetlb)
 	struct bhc_arena_opts opts = { .mode = BHC_ARENA_MODE_LOCAL };
 	struct bhc_arena_stats st;
 	struct bhc_arena *a;
-	long free0;
 	int r;
 
-	reserve_or_skip(2048, 2);
-	free0 = bhc_test_hugepages_free(2048);
+	reserve_or_skip(2048, 4);
 	/* regions of 2 MiB and more fail to populate; 1 MiB + header of small pages does not */
 	seccomp_populate_fails(EFAULT, 2 * MIB);
 	a = arena_opts(MIB, BHC_ARENA_BACKING_HUGETLB, 21, &r);
 	ck_assert_ptr_null(a);
 	ck_assert_int_eq(r, -ENOMEM);
-	ck_assert_int_eq(bhc_test_hugepages_free(2048), free0);
+	ck_assert_uint_eq(hugetlb_mapped(), 0); /* mapped, failed, unmapped */
+	ck_assert_int_eq(hugetlb_vmas(), 0);
 	if (!thp_never()) {
 		a = arena_opts(MIB, BHC_ARENA_BACKING_THP, 0, &r);
 		ck_assert_ptr_null(a);
@@ -522,7 +580,8 @@ START_TEST(test_populate_fails_hugetlb)
 	ck_assert_int_eq(bhc_arena_new_opts(MIB, &opts, &a), 0);
 	ck_assert_int_eq(bhc_arena_stats(a, &st), 0);
 	ck_assert_str_eq(st.backing_name, "small");
-	ck_assert_int_eq(bhc_test_hugepages_free(2048), free0);
+	ck_assert_uint_eq(hugetlb_mapped(), 0);
+	ck_assert_int_eq(hugetlb_vmas(), 0);
 	assert_region_sane(a, BHC_ARENA_BACKING_SMALL);
 	bhc_arena_free(a);
 }
@@ -538,6 +597,7 @@ static Suite *backing_suite(void)
 		{ "small", test_small },
 		{ "thp", test_thp },
 		{ "hugetlb_2m", test_hugetlb_2m },
+		{ "hugetlb_short_chain", test_hugetlb_short_chain },
 		{ "hugetlb_1g", test_hugetlb_1g },
 		{ "opts_invalid_backing_combos", test_opts_invalid_backing_combos },
 		{ "mode_env", test_mode_env },

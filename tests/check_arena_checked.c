@@ -256,6 +256,7 @@ int main(void)
 {
 	setenv("BHC_ARENA_MODE", "local", 1);
 	setenv("BHC_ARENA_THREAD_SIZE", "1M", 1);
-	unsetenv("BHC_ARENA_BACKING");
+	/* leave the shared hugetlb pool to the tests that reserve it (check_arena_backing) */
+	setenv("BHC_ARENA_BACKING", "small", 1);
 	return bhc_test_run(checked_suite());
 }

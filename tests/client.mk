@@ -75,3 +75,7 @@ tests/check_arena_threads_tsan: $(arena_tsan_deps) config.h
 		printf '#!/bin/sh\necho "1..0 # SKIP %s cannot build with -fsanitize=thread (%s)"\n' \
 			'$(CC)' '$(abs_builddir)/$@.cc-out' > $@ && chmod +x $@; \
 	fi
+
+# The exported ABI matches the version script and the header.
+dist_check_SCRIPTS += tests/check_arena_abi.sh
+TESTS += tests/check_arena_abi.sh
