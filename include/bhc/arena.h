@@ -269,11 +269,13 @@ static inline void bhc_arena__scope_cleanup(struct bhc_arena_scope *scope)
 
 /*
  * BHC_ARENA_SCOPE(name, arena): a scope that ends when @name goes out of
- * C scope, however the block is left.
+ * C scope, however the block is left. (unused: clang does not count the
+ * cleanup as a use and would warn about a guard never named again.)
  */
-#define BHC_ARENA_SCOPE(name, arena)                                                 \
-	struct bhc_arena_scope name __attribute__((cleanup(bhc_arena__scope_cleanup))) = \
-		bhc_arena__scope_begin(arena)
+#define BHC_ARENA_SCOPE(name, arena)                                                \
+	struct bhc_arena_scope name                                                 \
+		__attribute__((cleanup(bhc_arena__scope_cleanup), unused)) =        \
+			bhc_arena__scope_begin(arena)
 
 #ifdef __cplusplus
 }
