@@ -149,7 +149,7 @@ BHC_EXPORT int bhc_arena_new_opts(size_t capacity, const struct bhc_arena_opts *
 		goto out_release;
 
 	addr = ap->region.addr;
-	arena = (struct bhc_arena *)(addr + BHC_ARENA_REGION_LIVE_OFFSET);
+	arena = (void *)(addr + BHC_ARENA_REGION_LIVE_OFFSET);
 	ap->arena = arena;
 	ap->base = (uintptr_t)(addr + BHC_ARENA_REGION_HEADER_SIZE);
 	ap->top = (uintptr_t)(addr + ap->region.size);

@@ -19,6 +19,7 @@ int main(void)
 {
 	struct bhc_arena *arena;
 	float *x, *y;
+	const v8f *vx, *vy;
 	v8f acc = { 0 };
 	float simd = 0, scalar = 0;
 	int i, ok = 1, r;
@@ -45,8 +46,11 @@ int main(void)
 		x[i] = (float)(i % 17);
 		y[i] = 0.5f;
 	}
-	for (i = 0; i < N; i += 8) /* aligned 256-bit loads */
-		acc += *(const v8f *)&x[i] * *(const v8f *)&y[i];
+	/* the arena guarantees the alignment: view the buffers as vectors, load aligned */
+	vx = __builtin_assume_aligned(x, BHC_ALIGN_SIMD256);
+	vy = __builtin_assume_aligned(y, BHC_ALIGN_SIMD256);
+	for (i = 0; i < N / 8; i++)
+		acc += vx[i] * vy[i];
 	for (i = 0; i < 8; i++)
 		simd += acc[i];
 	for (i = 0; i < N; i++)

@@ -525,8 +525,9 @@ START_TEST(test_free_unmaps)
 	size_t size = test_region_info(a)->size;
 
 	ck_assert(test_is_mapped(start, size));
+	ck_assert(!test_region_gone(start, size));
 	bhc_arena_free(a);
-	ck_assert(!test_is_mapped(start, size));
+	ck_assert(test_region_gone(start, size));
 }
 END_TEST
 

@@ -89,7 +89,7 @@ START_TEST(test_thread_arenas)
 			ck_assert_msg(apart, "thread arenas %d and %d overlap", i, j);
 		}
 		/* given back when the thread exited */
-		ck_assert_msg(!test_is_mapped(rep[i].region, rep[i].region_size),
+		ck_assert_msg(test_region_gone(rep[i].region, rep[i].region_size),
 			      "arena of thread %d still mapped after its exit", i);
 	}
 }
@@ -312,7 +312,7 @@ START_TEST(test_with_arena_nested)
 	ck_assert(n.inner_block + 256 <= n.outer_block);
 	ck_assert_uint_eq(n.outer_cursor_after_inner, n.outer_cursor_before_inner);
 	/* and it is gone afterwards */
-	ck_assert(!test_is_mapped(test_region_start(n.outer_arena), BHC_ARENA_REGION_HEADER_SIZE));
+	ck_assert(test_region_gone(test_region_start(n.outer_arena), BHC_ARENA_REGION_HEADER_SIZE));
 	ck_assert_uint_eq(t->live.cursor, cursor);
 
 	/* inner bigger than the outer's arena: a dedicated inner one */

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -35,6 +37,37 @@ static inline bool test_is_mapped(const void *addr, size_t len)
 		if (mincore((void *)p, (size_t)page, vec) == 0 || errno != ENOMEM)
 			return true;
 	return false;
+}
+
+/*
+ * Is an arena region that was at [start, start + len) gone? Its addresses may
+ * have been reused meanwhile (by a sanitizer runtime, a thread stack), so
+ * "unmapped" is too strict: gone means no mapping there is MADV_DONTFORK
+ * ("dc" in VmFlags), which every region is and other mappings rarely are.
+ */
+static inline bool test_region_gone(const void *start, size_t len)
+{
+	uintptr_t lo = (uintptr_t)start, hi = lo + len;
+	unsigned long vm_lo, vm_hi;
+	bool overlap = false, gone = true;
+	char line[512];
+	FILE *f;
+
+	f = fopen("/proc/self/smaps", "re");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &vm_lo, &vm_hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			overlap = vm_lo < hi && vm_hi > lo;
+			continue;
+		}
+		if (overlap && !strncmp(line, "VmFlags:", 8) && strstr(line, " dc")) {
+			gone = false;
+			break;
+		}
+	}
+	fclose(f);
+	return gone;
 }
 
 /* A local arena with the given backing (0 = best available); fails the test on error. */
