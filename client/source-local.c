@@ -161,6 +161,16 @@ static int prefault(void *addr, size_t len, bool can_touch)
 	return 0;
 }
 
+/*
+ * mmap()'s error as ours. Our flags are valid (the hugetlb size was checked in
+ * sysfs), so EINVAL can only mean a length the system refuses (Valgrind says
+ * so for lengths beyond the address space, where the kernel says ENOMEM).
+ */
+static int mmap_error(void)
+{
+	return errno == EINVAL ? -ENOMEM : -errno;
+}
+
 /* Name the mapping in /proc/PID/maps where the kernel supports it. */
 static void name_mapping(void *addr, size_t len)
 {
@@ -216,7 +226,7 @@ static int map_hugetlb(size_t want, unsigned int shift, struct region *region)
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (int)(shift << MAP_HUGE_SHIFT), -1,
 		    0);
 	if (addr == MAP_FAILED)
-		return -errno;
+		return mmap_error();
 	r = finish_mapping(addr, len, false);
 	if (r < 0)
 		goto out_unmap;
@@ -242,7 +252,7 @@ static int map_thp(size_t want, struct region *region)
 	/* Over-map by one huge page and trim, so that the region is aligned to it. */
 	raw = mmap(NULL, len + hpage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (raw == MAP_FAILED)
-		return -errno;
+		return mmap_error();
 	addr = (char *)(((uintptr_t)raw + hpage - 1) & ~(uintptr_t)(hpage - 1));
 	head = (size_t)(addr - raw);
 	if (head)
@@ -275,7 +285,7 @@ static int map_small(size_t want, struct region *region)
 		return -ENOMEM;
 	addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (addr == MAP_FAILED)
-		return -errno;
+		return mmap_error();
 	/* "small" must stay true when THP is enabled system-wide; fails harmlessly without THP */
 	(void)madvise(addr, len, MADV_NOHUGEPAGE);
 	r = finish_mapping(addr, len, true);
