@@ -546,10 +546,6 @@ int config_validate(const struct config *cfg, char *err, size_t err_len)
 				    config_format_size(cfg->total, a, sizeof(a)));
 		warm_bytes += w->size * w->target;
 	}
-	if (cfg->max_region_size > cfg->total)
-		return fail(err, err_len, "[pool] max_region_size %s exceeds [limits] total %s",
-			    config_format_size(cfg->max_region_size, a, sizeof(a)),
-			    config_format_size(cfg->total, b, sizeof(b)));
 	return 0;
 }
 

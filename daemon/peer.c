@@ -103,6 +103,10 @@ void peer_close(struct peer *peer, const char *why, bool abandon)
 		pool_acquire_cancel(pool, &peer->acquire);
 		unreserve(peer, peer->acquire.size);
 	}
+	if (peer->releasing) {
+		peer->releasing->released = NULL;
+		peer->releasing = NULL;
+	}
 	while (!list_empty(&peer->leases)) {
 		region = list_first_entry(&peer->leases, struct region, link);
 		list_del(&region->link);
@@ -113,7 +117,7 @@ void peer_close(struct peer *peer, const char *why, bool abandon)
 		if (abandon)
 			pool_abandon(pool, region);
 		else
-			pool_release(pool, region);
+			pool_release(pool, region, NULL, NULL);
 	}
 	peer_describe(peer, desc, sizeof(desc));
 	region_format_size(bytes, size, sizeof(size));
@@ -502,9 +506,28 @@ static void handle_acquire(struct peer *peer, const struct proto_msg *msg)
 	}
 }
 
-static void handle_release(struct peer *peer, const struct proto_msg *msg)
+static void send_released(struct peer *peer, uint32_t seq, uint64_t region_id)
 {
 	struct bhc_arena_msg_released m;
+
+	proto_encode_released(&m, seq, region_id);
+	peer_send(peer, &m, sizeof(m), -1);
+}
+
+/* The released region's pages are back: now say RELEASED. */
+static void release_done(void *data)
+{
+	struct peer *peer = data;
+	uint64_t id = peer->releasing->id;
+
+	peer->releasing = NULL;
+	send_released(peer, peer->release_seq, id);
+	if (!peer->closing)
+		resume_reading(peer, PEER_PAUSE_RELEASE);
+}
+
+static void handle_release(struct peer *peer, const struct proto_msg *msg)
+{
 	struct region *region = NULL;
 	struct list_head *pos;
 
@@ -525,9 +548,13 @@ static void handle_release(struct peer *peer, const struct proto_msg *msg)
 	region->owner = NULL;
 	unreserve(peer, region->size);
 	peer->n_released++;
-	pool_release(&peer->server->pool, region);
-	proto_encode_released(&m, msg->seq, msg->release.region_id);
-	peer_send(peer, &m, sizeof(m), -1);
+	if (pool_release(&peer->server->pool, region, release_done, peer) < 0) {
+		send_released(peer, msg->seq, msg->release.region_id);
+		return;
+	}
+	peer->releasing = region;
+	peer->release_seq = msg->seq;
+	pause_reading(peer, PEER_PAUSE_RELEASE);
 }
 
 static void handle_admin(struct peer *peer, const struct proto_msg *msg)

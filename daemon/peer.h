@@ -6,7 +6,8 @@
  * (grants carry the region's memfd in SCM_RIGHTS).
  *
  * A connection's requests are handled one at a time, in order: while an
- * acquire waits for a region, the peer reads nothing more. Replies that
+ * acquire waits for a region, or a released region is being punched, the
+ * peer reads nothing more. Replies that
  * cannot be sent at once wait in a bounded queue; while it is full the peer
  * reads nothing more either (backpressure), and a peer that leaves its
  * replies unread for [limits] stall_timeout is dropped. A peer that has not
@@ -45,6 +46,7 @@ struct peer_out {
 #define PEER_PAUSE_ACQUIRE 0x1u /* an acquire is in progress */
 #define PEER_PAUSE_QUEUE 0x2u /* its reply queue is full */
 #define PEER_PAUSE_CLOSING 0x4u /* closing once the queue has drained */
+#define PEER_PAUSE_RELEASE 0x8u /* a released region is being punched */
 
 /* A connection; on server->peers; freed when both uv handles have closed. */
 struct peer {
@@ -69,6 +71,8 @@ struct peer {
 	uint64_t bytes; /* bytes of those */
 	struct pool_acquire acquire; /* the acquire in progress (acquire.pending) */
 	uint32_t acquire_seq;
+	struct region *releasing; /* released, RELEASED not sent until its pages are back */
+	uint32_t release_seq;
 	/* the request being answered (admin replies echo it) */
 	uint32_t request_seq;
 	uint16_t request_type;

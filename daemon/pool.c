@@ -213,8 +213,8 @@ static void complete(struct pool_acquire *acq, struct region *region, int err, c
 	acq->done(acq, region, err, text);
 }
 
-/* Punch @region off the loop, then close and free it. */
-static void drop_region(struct pool *pool, struct region *region)
+/* Punch @region off the loop, then close and free it; -ESHUTDOWN if freed at once. */
+static int drop_region(struct pool *pool, struct region *region)
 {
 	if (region->state == REGION_WARM) {
 		list_del(&region->link);
@@ -228,7 +228,9 @@ static void drop_region(struct pool *pool, struct region *region)
 	if (region_punch(region, pool->uring, region_punched) < 0) {
 		free_region(pool, region);
 		pool->n_dropped++;
+		return -ESHUTDOWN;
 	}
+	return 0;
 }
 
 static void region_punched(struct region *region, int err)
@@ -238,6 +240,8 @@ static void region_punched(struct region *region, int err)
 	if (err < 0 && err != -ECANCELED)
 		log_warning("punching region %" PRIu64 ": %s; closing it anyway", region->id,
 			    strerror(-err));
+	if (region->released)
+		region->released(region->released_data);
 	free_region(pool, region);
 	pool->n_dropped++;
 	if (pool->stopping) {
@@ -661,10 +665,15 @@ void pool_acquire_cancel(struct pool *pool, struct pool_acquire *acq)
 	acq->pending = false;
 }
 
-void pool_release(struct pool *pool, struct region *region)
+int pool_release(struct pool *pool, struct region *region, void (*done)(void *data), void *data)
 {
-	drop_region(pool, region);
+	int r;
+
+	region->released = done;
+	region->released_data = data;
+	r = drop_region(pool, region);
 	changed(pool);
+	return r;
 }
 
 void pool_abandon(struct pool *pool, struct region *region)

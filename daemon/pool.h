@@ -156,8 +156,13 @@ int pool_acquire(struct pool *pool, struct pool_acquire *acq, struct region **re
 /** pool_acquire_cancel() - forget a pending @acq (its peer went away); @done is not called. */
 void pool_acquire_cancel(struct pool *pool, struct pool_acquire *acq);
 
-/** pool_release() - end a lease: punch the region off the loop, then close and free it. */
-void pool_release(struct pool *pool, struct region *region);
+/**
+ * pool_release() - end a lease: punch the region off the loop, then close
+ * and free it. @done (if not NULL) runs with @data once the pages are back.
+ * Returns 0, or -ESHUTDOWN if the region had to be closed at once (the
+ * daemon is stopping), and then @done is not called.
+ */
+int pool_release(struct pool *pool, struct region *region, void (*done)(void *data), void *data);
 
 /**
  * pool_abandon() - end a lease at shutdown without punching: the client's

@@ -58,6 +58,8 @@ struct region {
 	struct uring_op op; /* the fallocate in flight */
 	void (*created)(struct region *region, int err); /* CREATING: completion */
 	void (*punched)(struct region *region, int err); /* DROPPING: completion */
+	void (*released)(void *data); /* DROPPING: who waits for the pages to be back */
+	void *released_data;
 	char error[BHC_ARENA_ERROR_TEXT_MAX]; /* why creation failed */
 };
 
