@@ -1,0 +1,737 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Regions from a real bhc-arenad: many client processes at once, leases
+ * reclaimed from a killed client (hugepages back in the pool), fresh
+ * regions that read as zero, seals, the hugepage policies and their
+ * fallbacks, no SIGBUS ever, live usage read back by the daemon.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/falloc.h>
+
+#include <check.h>
+
+#include "tap.h"
+#include "util-daemon.h"
+#include "util-hugepages.h"
+
+#define MiB (1ull << 20)
+#define GiB (1ull << 30)
+#define HDR BHC_ARENA_REGION_HEADER_SIZE
+
+static struct bhc_test_daemon d;
+
+static void start(const char *config, const char *const *args)
+{
+	int r;
+
+	ck_assert_int_eq(bhc_test_daemon_init(&d), 0);
+	ck_assert_int_eq(bhc_test_daemon_write_config(&d, config), 0);
+	r = bhc_test_daemon_start(&d, args);
+	if (r < 0)
+		bhc_test_daemon_dump_log(&d);
+	ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(bhc_test_daemon_wait_ready(&d, 20000), 0);
+}
+
+static void stop(void)
+{
+	int r = bhc_test_daemon_stop(&d);
+
+	if (r != 0)
+		bhc_test_daemon_dump_log(&d);
+	ck_assert_int_eq(r, 0);
+	bhc_test_daemon_cleanup(&d);
+}
+
+static int client(const char *tag, struct bhc_arena_msg_welcome *w)
+{
+	struct bhc_arena_msg_welcome tmp;
+	int fd = bhc_test_connect(d.socket);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bhc_test_hello(fd, tag, 0, w ? w : &tmp), 0);
+	return fd;
+}
+
+/* The backing a shmem region must report: THP only if shmem THP is really in effect. */
+static uint32_t expected_shmem_backing(void)
+{
+	char top[128] = "", pmd[128] = "";
+	FILE *f;
+
+	f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "re");
+	if (f) {
+		if (!fgets(top, sizeof(top), f))
+			top[0] = '\0';
+		fclose(f);
+	}
+	f = fopen("/sys/kernel/mm/transparent_hugepage/hugepages-2048kB/shmem_enabled", "re");
+	if (f) {
+		if (!fgets(pmd, sizeof(pmd), f))
+			pmd[0] = '\0';
+		fclose(f);
+	}
+	if (pmd[0] && !strstr(pmd, "[inherit]"))
+		return strstr(pmd, "[always]") || strstr(pmd, "[within_size]") ?
+			       BHC_ARENA_BACKING_THP :
+			       BHC_ARENA_BACKING_SMALL;
+	return strstr(top, "[always]") || strstr(top, "[within_size]") || strstr(top, "[force]") ?
+		       BHC_ARENA_BACKING_THP :
+		       BHC_ARENA_BACKING_SMALL;
+}
+
+/* In a child, map the region and write and read back every 4 KiB page; it must not die. */
+static void touch_all(int fd, uint64_t size)
+{
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		volatile unsigned char *p;
+		uint64_t off;
+
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			_exit(3);
+		for (off = HDR; off < size; off += 4096)
+			p[off] = (unsigned char)(off >> 12);
+		for (off = HDR; off < size; off += 4096) {
+			if (p[off] != (unsigned char)(off >> 12))
+				_exit(4);
+		}
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(!WIFSIGNALED(status), "child touching the region died of signal %d",
+		      WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+
+/* Offset of the first nonzero byte in [from, size), or size (no ck_assert per byte: it is slow). */
+static uint64_t first_nonzero(const unsigned char *p, uint64_t from, uint64_t size)
+{
+	uint64_t off;
+
+	for (off = from; off < size; off++) {
+		if (p[off])
+			return off;
+	}
+	return size;
+}
+
+/* The region's info header as the daemon wrote it. */
+static void check_info(const void *base, const struct bhc_arena_msg_grant *g)
+{
+	struct bhc_arena_region_info info;
+	struct timespec now;
+
+	memcpy(&info, base, sizeof(info));
+	ck_assert_uint_eq(info.magic, BHC_ARENA_REGION_MAGIC);
+	ck_assert_uint_eq(info.version, BHC_ARENA_REGION_VERSION);
+	ck_assert_uint_eq(info.header_size, HDR);
+	ck_assert_uint_eq(info.region_id, g->region_id);
+	ck_assert_uint_eq(info.size, g->size);
+	ck_assert_uint_eq(info.backing, g->backing);
+	ck_assert_uint_eq(info.page_shift, g->page_shift);
+	clock_gettime(CLOCK_REALTIME, &now);
+	ck_assert_uint_le(info.created_ns, (uint64_t)now.tv_sec * 1000000000ull + now.tv_nsec);
+	ck_assert_uint_gt(info.created_ns, 0);
+}
+
+static const char off_config[] = "[pool]\n"
+				 "hugepages = off\n"
+				 "warm = 2M:4\n"
+				 "max_region_size = 1G\n"
+				 "[limits]\n"
+				 "total = 2G\n";
+
+/* --- many clients at once ---------------------------------------------------- */
+
+#define N_PROCS 16
+#define N_REGIONS 4
+
+static const uint64_t sizes[N_REGIONS] = { 2 * MiB, 4 * MiB, 6 * MiB, 2 * MiB };
+
+/* One worker: four regions, a pattern written into each and verified, two released. */
+static int worker(int index, uint64_t *ids)
+{
+	struct bhc_arena_msg_welcome w;
+	struct bhc_arena_msg_grant g[N_REGIONS];
+	uint64_t *p[N_REGIONS], i, n, tag = (uint64_t)getpid() << 32;
+	char name[32];
+	struct stat st;
+	int fd, rfd, k;
+
+	snprintf(name, sizeof(name), "worker-%d", index);
+	fd = bhc_test_connect(d.socket);
+	if (fd < 0 || bhc_test_hello(fd, name, 0, &w) != 0)
+		return 10;
+	for (k = 0; k < N_REGIONS; k++) {
+		if (bhc_test_acquire(fd, sizes[k], 0, 0, &g[k], &rfd, NULL) != 0)
+			return 11;
+		if (g[k].size != sizes[k] || g[k].backing == BHC_ARENA_BACKING_HUGETLB)
+			return 12;
+		if (fstat(rfd, &st) < 0 || (uint64_t)st.st_size != g[k].size)
+			return 13;
+		p[k] = mmap(NULL, g[k].size, PROT_READ | PROT_WRITE, MAP_SHARED, rfd, 0);
+		close(rfd);
+		if (p[k] == MAP_FAILED)
+			return 14;
+		if (p[k][0] != BHC_ARENA_REGION_MAGIC || p[k][2] != g[k].region_id)
+			return 15;
+		ids[k] = g[k].region_id;
+		n = g[k].size / 8;
+		for (i = HDR / 8; i < n; i++)
+			p[k][i] = tag | ((uint64_t)k << 28) | i;
+	}
+	for (k = 0; k < N_REGIONS; k++) {
+		n = g[k].size / 8;
+		for (i = HDR / 8; i < n; i++) {
+			if (p[k][i] != (tag | ((uint64_t)k << 28) | i))
+				return 16;
+		}
+	}
+	for (k = 0; k < 2; k++) {
+		munmap(p[k], g[k].size);
+		if (bhc_test_release(fd, g[k].region_id, NULL) != 0)
+			return 17;
+	}
+	return 0;
+}
+
+START_TEST(test_many_clients)
+{
+	uint64_t *ids;
+	pid_t pids[N_PROCS];
+	int i, j, status;
+
+	start(off_config, NULL);
+	ids = mmap(NULL, N_PROCS * N_REGIONS * sizeof(*ids), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(ids, MAP_FAILED);
+	for (i = 0; i < N_PROCS; i++) {
+		pids[i] = fork();
+		ck_assert_int_ge(pids[i], 0);
+		if (pids[i] == 0)
+			_exit(worker(i, ids + i * N_REGIONS));
+	}
+	for (i = 0; i < N_PROCS; i++) {
+		ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			      "worker %d: status 0x%x", i, status);
+	}
+	for (i = 0; i < N_PROCS * N_REGIONS; i++) {
+		ck_assert_uint_gt(ids[i], 0);
+		for (j = 0; j < i; j++)
+			ck_assert_uint_ne(ids[i], ids[j]);
+	}
+	/* Each worker released two regions itself; closing released the other two. */
+	ck_assert(bhc_test_daemon_log_wait(&d, "released 2 regions (8 MiB)", N_PROCS, 10000));
+	munmap(ids, N_PROCS * N_REGIONS * sizeof(*ids));
+	stop();
+}
+END_TEST
+
+/* --- reclaim from a killed client ----------------------------------------------- */
+
+/* A child that leases @n regions of @size (flags @flags), reports its client id, and waits. */
+static pid_t victim(int n, uint64_t size, uint32_t flags, uint64_t *client_id)
+{
+	int report[2];
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(report), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct bhc_arena_msg_welcome w;
+		struct bhc_arena_msg_grant g;
+		uint64_t id = 0;
+		int fd, rfd, i;
+		unsigned char *p;
+
+		close(report[0]);
+		fd = bhc_test_connect(d.socket);
+		if (fd >= 0 && bhc_test_hello(fd, "victim", 0, &w) == 0)
+			id = w.client_id;
+		for (i = 0; id && i < n; i++) {
+			if (bhc_test_acquire(fd, size, flags, 0, &g, &rfd, NULL) != 0) {
+				id = 0;
+				break;
+			}
+			p = mmap(NULL, g.size, PROT_READ | PROT_WRITE, MAP_SHARED, rfd, 0);
+			if (p == MAP_FAILED) {
+				id = 0;
+				break;
+			}
+			memset(p + HDR, 0xee, g.size - HDR);
+		}
+		if (write(report[1], &id, sizeof(id)) != sizeof(id))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(report[1]);
+	ck_assert_int_eq(read(report[0], client_id, sizeof(*client_id)), sizeof(*client_id));
+	close(report[0]);
+	ck_assert_uint_gt(*client_id, 0);
+	return pid;
+}
+
+static void kill_and_reap(pid_t pid)
+{
+	int status;
+
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+/* Ask for SIGUSR1 dumps until the last one's "total" line contains @want (bounded). */
+static bool state_settles(const char *want)
+{
+	char line[512];
+	int i;
+
+	for (i = 1; i <= 50; i++) {
+		ck_assert_int_eq(kill(d.pid, SIGUSR1), 0);
+		if (!bhc_test_daemon_log_wait(&d, "notice: total ", i, 5000))
+			return false;
+		if (bhc_test_daemon_log_line(&d, "notice: total ", line, sizeof(line)) &&
+		    strstr(line, want))
+			return true;
+		usleep(20 * 1000);
+	}
+	return false;
+}
+
+START_TEST(test_kill_reclaims)
+{
+	char needle[256];
+	uint64_t id;
+	pid_t pid;
+
+	start(off_config, NULL);
+	pid = victim(5, 4 * MiB, 0, &id);
+	kill_and_reap(pid);
+	snprintf(needle, sizeof(needle),
+		 "peer %" PRIu64 " (pid %d, uid %u, tag \"victim\") "
+		 "disconnected (closed by the client): released 5 regions (20 MiB)",
+		 id, (int)pid, (unsigned int)getuid());
+	ck_assert_msg(bhc_test_daemon_log_wait(&d, needle, 1, 5000), "no '%s'", needle);
+	/* The state dump an operator gets with SIGUSR1 shows only the warm pool left. */
+	ck_assert(state_settles("total 8 MiB of 2 GiB held"));
+	ck_assert_int_eq(bhc_test_daemon_log_count(&d, "leased small"), 0);
+	ck_assert_int_eq(bhc_test_daemon_log_count(&d, "leased thp"), 0);
+	stop();
+}
+END_TEST
+
+static long wait_free(long want, int timeout_ms)
+{
+	uint64_t deadline = bhc_test_now_ms() + (uint64_t)timeout_ms * bhc_test_timeout_scale();
+	long now;
+
+	for (;;) {
+		now = bhc_test_hugepages_free(2048);
+		if (now == want || bhc_test_now_ms() >= deadline)
+			return now;
+		usleep(10 * 1000);
+	}
+}
+
+START_TEST(test_kill_returns_hugepages)
+{
+	static const char config[] = "[pool]\n"
+				     "hugepages = require\n"
+				     "warm = 2M:2\n"
+				     "max_region_size = 64M\n"
+				     "[limits]\n"
+				     "total = 128M\n";
+	struct bhc_arena_msg_grant g;
+	char why[256], needle[256];
+	long baseline, during;
+	unsigned char *p;
+	uint64_t id, off;
+	pid_t pid;
+	int fd, rfd;
+
+	if (bhc_test_hugepages_reserve(2048, 16, why, sizeof(why)) < 0)
+		bhc_test_skip("%s", why);
+	start(config, NULL);
+	/* The warm pool (2 pages) is in; what is free now is the baseline. */
+	baseline = bhc_test_hugepages_free(2048);
+	pid = victim(4, 4 * MiB, BHC_ARENA_ACQ_REQUIRE_HUGE, &id);
+	during = bhc_test_hugepages_free(2048);
+	ck_assert_int_le(during, baseline - 8);
+	kill_and_reap(pid);
+	snprintf(needle, sizeof(needle),
+		 "peer %" PRIu64 " (pid %d, uid %u, tag \"victim\") "
+		 "disconnected (closed by the client): released 4 regions (16 MiB)",
+		 id, (int)pid, (unsigned int)getuid());
+	ck_assert_msg(bhc_test_daemon_log_wait(&d, needle, 1, 5000), "no '%s'", needle);
+	ck_assert_int_eq(wait_free(baseline, 5000), baseline);
+
+	/* A hugetlb region handed out after another client filled one reads as zero. */
+	fd = client("zero", NULL);
+	ck_assert_int_eq(bhc_test_acquire(fd, 4 * MiB, 0, 0, &g, &rfd, NULL), 0);
+	ck_assert_uint_eq(g.backing, BHC_ARENA_BACKING_HUGETLB);
+	ck_assert_uint_eq(g.page_shift, 21);
+	p = mmap(NULL, g.size, PROT_READ | PROT_WRITE, MAP_SHARED, rfd, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	check_info(p, &g);
+	off = first_nonzero(p, 64, g.size);
+	ck_assert_msg(off == g.size, "byte %" PRIu64 " of a fresh region is not zero", off);
+	touch_all(rfd, g.size);
+	munmap(p, g.size);
+	close(rfd);
+	close(fd);
+	ck_assert(bhc_test_daemon_log_wait(&d, "tag \"zero\") disconnected", 1, 5000));
+	ck_assert_int_eq(wait_free(baseline, 5000), baseline);
+	stop();
+}
+END_TEST
+
+/* --- what a client gets ---------------------------------------------------------- */
+
+START_TEST(test_fresh_regions_are_zero)
+{
+	static const uint64_t round_sizes[] = { 2 * MiB, 2 * MiB, 8 * MiB, 8 * MiB, 2 * MiB };
+	struct bhc_arena_msg_grant g, prev = { 0 };
+	unsigned char *p;
+	uint64_t off;
+	int a, b, rfd;
+	size_t k;
+
+	start(off_config, NULL);
+	a = client("filler", NULL);
+	b = client("reader", NULL);
+	for (k = 0; k < sizeof(round_sizes) / sizeof(round_sizes[0]); k++) {
+		/* The filler scribbles over everything it may, header tail included. */
+		ck_assert_int_eq(bhc_test_acquire(a, round_sizes[k], 0, 0, &g, &rfd, NULL), 0);
+		ck_assert_uint_ne(g.region_id, prev.region_id);
+		p = mmap(NULL, g.size, PROT_READ | PROT_WRITE, MAP_SHARED, rfd, 0);
+		ck_assert_ptr_ne(p, MAP_FAILED);
+		close(rfd);
+		check_info(p, &g);
+		memset(p + 64, 0xa5, g.size - 64);
+		ck_assert_int_eq(bhc_test_release(a, g.region_id, NULL), 0);
+		munmap(p, g.size);
+		prev = g;
+		/* The reader's region is all zero past the info header. */
+		ck_assert_int_eq(bhc_test_acquire(b, round_sizes[k], 0, 0, &g, &rfd, NULL), 0);
+		ck_assert_uint_ne(g.region_id, prev.region_id);
+		p = mmap(NULL, g.size, PROT_READ, MAP_SHARED, rfd, 0);
+		ck_assert_ptr_ne(p, MAP_FAILED);
+		close(rfd);
+		check_info(p, &g);
+		off = first_nonzero(p, 64, g.size);
+		ck_assert_msg(off == g.size, "round %zu: byte %" PRIu64 " is not zero", k, off);
+		munmap(p, g.size);
+		ck_assert_int_eq(bhc_test_release(b, g.region_id, NULL), 0);
+	}
+	close(a);
+	close(b);
+	stop();
+}
+END_TEST
+
+START_TEST(test_sealed)
+{
+	struct bhc_arena_msg_grant g;
+	struct stat st;
+	int fd, rfd, seals;
+
+	start(off_config, NULL);
+	fd = client("sealed", NULL);
+	ck_assert_int_eq(bhc_test_acquire(fd, 4 * MiB, 0, 0, &g, &rfd, NULL), 0);
+	seals = fcntl(rfd, F_GET_SEALS);
+	ck_assert_int_eq(seals, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	ck_assert_int_eq(ftruncate(rfd, (off_t)g.size * 2), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_eq(ftruncate(rfd, (off_t)g.size / 2), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_eq(fallocate(rfd, 0, (off_t)g.size, 4096), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_eq(fcntl(rfd, F_ADD_SEALS, F_SEAL_WRITE), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_eq(fstat(rfd, &st), 0);
+	ck_assert_uint_eq((uint64_t)st.st_size, g.size);
+	ck_assert_int_ne(fcntl(rfd, F_GETFD) & FD_CLOEXEC, 0);
+	close(rfd);
+	close(fd);
+	stop();
+}
+END_TEST
+
+/* The daemon reads the live header with pread() and clamps what it finds. */
+START_TEST(test_live_usage)
+{
+	struct bhc_arena_msg_grant g;
+	struct bhc_arena_region_live live;
+	unsigned char *p;
+	char needle[256];
+	int fd, rfd;
+
+	start(off_config, NULL);
+	fd = client("usage", NULL);
+	ck_assert_int_eq(bhc_test_acquire(fd, 8 * MiB, 0, 0, &g, &rfd, NULL), 0);
+	p = mmap(NULL, g.size, PROT_READ | PROT_WRITE, MAP_SHARED, rfd, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	memset(&live, 0, sizeof(live));
+	live.base = (uintptr_t)p + HDR;
+	live.top = (uintptr_t)p + g.size;
+	live.cursor = live.top - MiB;
+	live.high_water = 3 * MiB;
+	live.n_allocs = 5;
+	live.n_resets = 2;
+	memcpy(p + BHC_ARENA_REGION_LIVE_OFFSET, &live, sizeof(live));
+	ck_assert_int_eq(kill(d.pid, SIGUSR1), 0);
+	snprintf(needle, sizeof(needle),
+		 "region %" PRIu64 ": 8 MiB %s, used 1048576 high-water 3145728 allocs 5 resets 2",
+		 g.region_id, g.backing == BHC_ARENA_BACKING_THP ? "thp" : "small");
+	ck_assert_msg(bhc_test_daemon_log_wait(&d, needle, 1, 5000), "no '%s'", needle);
+
+	/* Nonsense is clamped. */
+	live.cursor = live.top + 4096;
+	live.high_water = UINT64_MAX;
+	memcpy(p + BHC_ARENA_REGION_LIVE_OFFSET, &live, sizeof(live));
+	ck_assert_int_eq(kill(d.pid, SIGUSR1), 0);
+	snprintf(needle, sizeof(needle), "region %" PRIu64 ": 8 MiB %s, used 0 high-water %llu",
+		 g.region_id, g.backing == BHC_ARENA_BACKING_THP ? "thp" : "small",
+		 (unsigned long long)(g.size - HDR));
+	ck_assert_msg(bhc_test_daemon_log_wait(&d, needle, 1, 5000), "no '%s'", needle);
+
+	/* A client may punch a hole in its own header: the daemon reads zeros, not a fault. */
+	ck_assert_int_eq(fallocate(rfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, HDR), 0);
+	ck_assert_int_eq(kill(d.pid, SIGUSR1), 0);
+	snprintf(needle, sizeof(needle),
+		 "region %" PRIu64 ": 8 MiB %s, used 0 high-water 0 allocs 0 resets 0 (header "
+		 "damaged)",
+		 g.region_id, g.backing == BHC_ARENA_BACKING_THP ? "thp" : "small");
+	ck_assert_msg(bhc_test_daemon_log_wait(&d, needle, 1, 5000), "no '%s'", needle);
+	munmap(p, g.size);
+	close(rfd);
+	close(fd);
+	stop();
+}
+END_TEST
+
+/* --- hugepage policies -------------------------------------------------------- */
+
+static char policy_config[512];
+
+/* Hold the hugepage pool lock (reserving @want pages as root if possible); pages free now. */
+static long hold_hugepages(unsigned long want)
+{
+	char why[256];
+
+	if (bhc_test_hugepages_reserve(2048, want, why, sizeof(why)) < 0 &&
+	    bhc_test_hugepages_reserve(2048, 0, why, sizeof(why)) < 0)
+		bhc_test_skip("%s", why);
+	return bhc_test_hugepages_free(2048);
+}
+
+static const char *policy(const char *hugepages)
+{
+	snprintf(policy_config, sizeof(policy_config),
+		 "[pool]\nhugepages = %s\nwarm = none\nmax_region_size = 1G\n"
+		 "[limits]\ntotal = 3G\n",
+		 hugepages);
+	return policy_config;
+}
+
+START_TEST(test_require_short)
+{
+	struct bhc_arena_msg_grant g;
+	struct bhc_arena_msg_error e;
+	char want[64];
+	long n_free;
+	int fd, rfd;
+
+	n_free = hold_hugepages(4);
+	if (n_free < 0)
+		bhc_test_skip("this kernel has no 2 MiB hugepages");
+	start(policy("require"), NULL);
+	fd = client("require", NULL);
+	if (n_free >= 1) {
+		ck_assert_int_eq(bhc_test_acquire(fd, 2 * MiB, 0, 0, &g, &rfd, NULL), 0);
+		ck_assert_uint_eq(g.backing, BHC_ARENA_BACKING_HUGETLB);
+		touch_all(rfd, g.size);
+		close(rfd);
+		n_free--;
+	}
+	ck_assert_int_eq(bhc_test_acquire(fd, (uint64_t)(n_free + 1) * 2 * MiB, 0, 0, NULL, NULL,
+					  &e),
+			 ENOMEM);
+	ck_assert_msg(strstr(e.text, "raise vm.nr_hugepages"), "%s", e.text);
+	snprintf(want, sizeof(want), "(have %ld free)", n_free);
+	ck_assert_msg(strstr(e.text, want), "%s", e.text);
+	/* The failed attempt kept nothing. */
+	ck_assert_int_eq(bhc_test_hugepages_free(2048), n_free);
+	close(fd);
+	stop();
+}
+END_TEST
+
+START_TEST(test_prefer_falls_back)
+{
+	struct bhc_arena_msg_grant g;
+	uint64_t size;
+	long n_free;
+	int fd, rfd;
+
+	n_free = hold_hugepages(4);
+	if (n_free < 0)
+		bhc_test_skip("this kernel has no 2 MiB hugepages");
+	start(policy("prefer"), NULL);
+	fd = client("prefer", NULL);
+	if (n_free >= 1) {
+		ck_assert_int_eq(bhc_test_acquire(fd, 2 * MiB, 0, 0, &g, &rfd, NULL), 0);
+		ck_assert_uint_eq(g.backing, BHC_ARENA_BACKING_HUGETLB);
+		touch_all(rfd, g.size);
+		close(rfd);
+		n_free--;
+	}
+	size = (uint64_t)(n_free + 1) * 2 * MiB;
+	ck_assert_int_eq(bhc_test_acquire(fd, size, 0, 0, &g, &rfd, NULL), 0);
+	ck_assert_uint_eq(g.size, size);
+	ck_assert_uint_eq(g.backing, expected_shmem_backing());
+	touch_all(rfd, g.size);
+	close(rfd);
+	ck_assert(bhc_test_daemon_log_wait(&d, "uses small pages", 1, 2000) ||
+		  bhc_test_daemon_log_wait(&d, "uses thp pages", 1, 2000));
+	/* NO_HUGE gets shmem even when hugepages would be there. */
+	ck_assert_int_eq(bhc_test_acquire(fd, 2 * MiB, BHC_ARENA_ACQ_NO_HUGE, 0, &g, &rfd, NULL),
+			 0);
+	ck_assert_uint_eq(g.backing, expected_shmem_backing());
+	close(rfd);
+	close(fd);
+	stop();
+}
+END_TEST
+
+START_TEST(test_off_never_hugetlb)
+{
+	struct bhc_arena_msg_grant g;
+	struct bhc_arena_msg_error e;
+	long n_free;
+	int fd, rfd;
+
+	n_free = hold_hugepages(4);
+	start(policy("off"), NULL);
+	fd = client("off", NULL);
+	ck_assert_int_eq(bhc_test_acquire(fd, 4 * MiB, 0, 0, &g, &rfd, NULL), 0);
+	ck_assert_uint_eq(g.backing, expected_shmem_backing());
+	touch_all(rfd, g.size);
+	close(rfd);
+	ck_assert_int_eq(
+		bhc_test_acquire(fd, 4 * MiB, BHC_ARENA_ACQ_PREFER_HUGE, 0, &g, &rfd, NULL), 0);
+	ck_assert_uint_eq(g.backing, expected_shmem_backing());
+	close(rfd);
+	ck_assert_int_eq(bhc_test_acquire(fd, 4 * MiB, BHC_ARENA_ACQ_REQUIRE_HUGE, 0, NULL, NULL,
+					  &e),
+			 EPERM);
+	ck_assert_ptr_nonnull(strstr(e.text, "hugepages are disabled on this daemon"));
+	if (n_free >= 0)
+		ck_assert_int_eq(bhc_test_hugepages_free(2048), n_free);
+	close(fd);
+	stop();
+}
+END_TEST
+
+/* 1 GiB pages: without a free one, require names the 1 GiB pool and prefer falls back. */
+START_TEST(test_gigantic_short)
+{
+	struct bhc_arena_msg_grant g;
+	struct bhc_arena_msg_error e;
+	char why[256];
+	int fd, rfd;
+
+	if (access("/sys/kernel/mm/hugepages/hugepages-1048576kB", F_OK) != 0)
+		bhc_test_skip("this kernel has no 1 GiB hugepages");
+	/* Hold the lock of the 1 GiB pool so that no other test fills it meanwhile. */
+	if (bhc_test_hugepages_reserve(1048576, 0, why, sizeof(why)) < 0)
+		bhc_test_skip("%s", why);
+	if (bhc_test_hugepages_free(1048576) != 0)
+		bhc_test_skip("1 GiB hugepages are free here; the shortage cannot be tested");
+	hold_hugepages(0);
+	start(policy("require"), NULL);
+	fd = client("gigantic", NULL);
+	ck_assert_int_eq(bhc_test_acquire(fd, 16 * MiB, 0, 30, NULL, NULL, &e), ENOMEM);
+	ck_assert_msg(strstr(e.text, "1 GiB hugepages") && strstr(e.text, "hugepages-1048576kB"),
+		      "%s", e.text);
+	close(fd);
+	stop();
+	start(policy("prefer"), NULL);
+	fd = client("gigantic", NULL);
+	ck_assert_int_eq(bhc_test_acquire(fd, 16 * MiB, 0, 30, &g, &rfd, NULL), 0);
+	ck_assert_uint_eq(g.size, GiB);
+	ck_assert_uint_eq(g.backing, expected_shmem_backing());
+	touch_all(rfd, g.size);
+	close(rfd);
+	close(fd);
+	stop();
+}
+END_TEST
+
+START_TEST(test_gigantic)
+{
+	struct bhc_arena_msg_grant g;
+	char why[256];
+	int fd, rfd;
+
+	if (bhc_test_hugepages_reserve(1048576, 1, why, sizeof(why)) < 0)
+		bhc_test_skip("%s", why);
+	start(policy("require"), NULL);
+	fd = client("gigantic", NULL);
+	ck_assert_int_eq(bhc_test_acquire(fd, GiB, 0, 30, &g, &rfd, NULL), 0);
+	ck_assert_uint_eq(g.backing, BHC_ARENA_BACKING_HUGETLB);
+	ck_assert_uint_eq(g.page_shift, 30);
+	ck_assert_uint_eq(g.size, GiB);
+	touch_all(rfd, g.size);
+	close(rfd);
+	close(fd);
+	stop();
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("daemon-regions");
+	TCase *tc;
+
+	signal(SIGPIPE, SIG_IGN);
+	tc = tcase_create("leases");
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, test_many_clients);
+	tcase_add_test(tc, test_kill_reclaims);
+	tcase_add_test(tc, test_kill_returns_hugepages);
+	tcase_add_test(tc, test_fresh_regions_are_zero);
+	tcase_add_test(tc, test_sealed);
+	tcase_add_test(tc, test_live_usage);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("policies");
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, test_require_short);
+	tcase_add_test(tc, test_prefer_falls_back);
+	tcase_add_test(tc, test_off_never_hugetlb);
+	tcase_add_test(tc, test_gigantic_short);
+	tcase_add_test(tc, test_gigantic);
+	suite_add_tcase(s, tc);
+	return bhc_test_run(s);
+}
