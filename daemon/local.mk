@@ -18,3 +18,6 @@ daemon_bhc_arenad_SOURCES = \
 daemon_bhc_arenad_CFLAGS = $(AM_CFLAGS) $(LIBUV_CFLAGS) $(LIBURING_CFLAGS) $(INIH_CFLAGS) \
 	$(LIBSYSTEMD_CFLAGS)
 daemon_bhc_arenad_LDADD = $(LIBUV_LIBS) $(LIBURING_LIBS) $(INIH_LIBS) $(LIBSYSTEMD_LIBS)
+
+dist_man_MANS += man/bhc-arenad.8
+EXTRA_DIST += docs/PROTOCOL.md
