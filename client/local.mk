@@ -5,8 +5,11 @@ client_libbhc_arena_la_SOURCES = \
 	client/arena-internal.h \
 	client/checked.c \
 	client/compat.h \
+	client/conn.c \
+	client/conn.h \
 	client/source.c \
 	client/source.h \
+	client/source-daemon.c \
 	client/source-local.c \
 	client/thread.c \
 	client/util.c \

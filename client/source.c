@@ -9,13 +9,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conn.h"
 #include "source.h"
 
-/*
- * The daemon source, or NULL while none is built: becomes &source_daemon when
- * client/source-daemon.c lands (see THE DAEMON SEAM in source.h).
- */
-static const struct region_source *const daemon_source = NULL;
+/* The daemon source (see THE DAEMON SEAM in source.h). */
+static const struct region_source *const daemon_source = &source_daemon;
 
 int source_resolve_mode(uint32_t mode, enum bhc_arena_mode *modep)
 {
@@ -75,9 +73,11 @@ int source_acquire(enum bhc_arena_mode mode, const struct region_request *req,
 			return -ECONNREFUSED;
 		return daemon_source->acquire(req, region);
 	case BHC_ARENA_MODE_AUTO:
-		if (daemon_source) {
+		/* no daemon a moment ago: do not pay a failed connect for every arena */
+		if (daemon_source && !conn_daemon_absent()) {
 			r = daemon_source->acquire(req, region);
-			if (!source_daemon_unreachable(r))
+			/* a backing the daemon cannot give may still be had locally */
+			if (!source_daemon_unreachable(r) && !(req->backing && r == -EOPNOTSUPP))
 				return r;
 		}
 		return source_local.acquire(req, region);

@@ -53,13 +53,16 @@ arena_tsan_srcs = \
 	$(srcdir)/tests/util-hugepages.c \
 	$(srcdir)/client/arena.c \
 	$(srcdir)/client/checked.c \
+	$(srcdir)/client/conn.c \
 	$(srcdir)/client/source.c \
+	$(srcdir)/client/source-daemon.c \
 	$(srcdir)/client/source-local.c \
 	$(srcdir)/client/thread.c \
 	$(srcdir)/client/util.c
 arena_tsan_deps = $(arena_tsan_srcs) \
 	$(srcdir)/tests/check_arena_util.h $(srcdir)/tests/tap.h $(srcdir)/tests/util-hugepages.h \
-	$(srcdir)/client/arena-internal.h $(srcdir)/client/compat.h $(srcdir)/client/source.h \
+	$(srcdir)/client/arena-internal.h $(srcdir)/client/compat.h $(srcdir)/client/conn.h \
+	$(srcdir)/client/source.h \
 	$(srcdir)/client/valgrind-stub.h $(srcdir)/include/bhc/arena.h \
 	$(srcdir)/include/bhc/arena-protocol.h
 check_SCRIPTS += tests/check_arena_threads_tsan

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The process's connection to bhc-arenad: one SOCK_SEQPACKET socket shared
+ * by every arena of the process and safe to use from many threads (a mutex
+ * covers each request and its reply). It is opened on the first request,
+ * rebuilt after the daemon went away (regions already mapped stay valid:
+ * their memfds stay alive with the mappings), and dropped without a word in
+ * a child of fork(), so that the parent's leases end with the parent.
+ *
+ * Leases live as long as the connection that acquired them. A region
+ * therefore remembers the connection generation it came with: releasing a
+ * region of an earlier generation sends nothing (that lease ended when its
+ * connection did).
+ *
+ * Replies are awaited at most $BHC_ARENA_TIMEOUT_MS milliseconds (default
+ * 30 s). A request whose reply is late is abandoned (-ETIMEDOUT) but the
+ * connection is kept, since closing it would end every lease of the
+ * process; the late reply is recognised by its sequence number and
+ * dropped when it arrives (a late grant is released at once).
+ */
+#ifndef BHC_CLIENT_CONN_H
+#define BHC_CLIENT_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Reply timeout without $BHC_ARENA_TIMEOUT_MS. */
+#define CONN_TIMEOUT_MS_DEFAULT 30000u
+/* How long "no daemon at this socket" is believed in auto mode. */
+#define CONN_ABSENT_MS 1000u
+
+/* A granted region: the memfd (the caller owns and closes it) and what the GRANT said. */
+struct conn_grant {
+	int fd;
+	uint64_t region_id;
+	uint64_t size;
+	uint32_t backing; /* enum bhc_arena_backing */
+	uint32_t page_shift;
+	uint64_t generation; /* of the connection that holds the lease */
+};
+
+/**
+ * conn_acquire() - ACQUIRE a region of at least @size bytes with the
+ * BHC_ARENA_ACQ_* @flags and @page_shift (0: the daemon's). Connects first
+ * if needed, and reconnects and retries once if the daemon went away.
+ * Returns 0 with *@grant filled (the reply checked field by field), or
+ * -errno: the daemon's answer (ENOMEM, EDQUOT, ENOSPC, EPERM, EFBIG, ...),
+ * -ECONNREFUSED when no daemon listens at the socket (no socket file
+ * included), -EACCES, -ETIMEDOUT, -EPROTO for a reply that breaks the
+ * protocol.
+ */
+int conn_acquire(uint64_t size, uint32_t flags, uint32_t page_shift, struct conn_grant *grant);
+
+/**
+ * conn_release() - RELEASE @region_id, leased on connection @generation,
+ * and wait for RELEASED. Nothing is sent if that connection is gone.
+ * Returns 0 (also when the lease had already ended) or -errno.
+ */
+int conn_release(uint64_t region_id, uint64_t generation);
+
+/**
+ * conn_daemon_absent() - whether a connect to the socket that would be used
+ * now failed for want of a daemon less than CONN_ABSENT_MS ago, and nothing
+ * connected since. Auto mode skips the daemon then.
+ */
+bool conn_daemon_absent(void);
+
+/**
+ * conn_atfork_child() - in a child of fork(): close the inherited socket
+ * without sending anything and reset all state; the next request connects
+ * afresh.
+ */
+void conn_atfork_child(void);
+
+#endif /* BHC_CLIENT_CONN_H */
