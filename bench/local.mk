@@ -40,3 +40,42 @@ bench: $(BENCH_RUN)
 clean-local: clean-bench-results
 clean-bench-results:
 	-rm -rf bench-results
+
+# --- region benchmarks: bhc-arenad against what a process can do alone ---------
+# Each starts its own bhc-arenad (the one built here, or $BHC_ARENAD) on a
+# private socket, reserves the hugepages it needs when it runs as root and
+# gives them back at the end. bench/bench-daemon.c holds what they share;
+# the admin session comes from bhc-arenactl's library.
+EXTRA_LIBRARIES += bench/libbench-daemon.a
+bench_libbench_daemon_a_SOURCES = bench/bench-daemon.c bench/bench-daemon.h
+bench_libbench_daemon_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/client
+bench_libbench_daemon_a_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+BENCH_DAEMON_LIBS = bench/libbench-daemon.a bench/libbench.a client/libarenactl.la \
+	client/libbhc-arena.la $(JSONC_LIBS) -lm
+
+BENCH_RUN += bench/bench-acquire$(EXEEXT)
+EXTRA_PROGRAMS += bench/bench-acquire
+# Acquire latency of a warm 64 MiB region, 1 and 16 clients, against a
+# local hugetlb mmap.
+bench_bench_acquire_SOURCES = bench/bench-acquire.c
+bench_bench_acquire_LDFLAGS = -no-install
+bench_bench_acquire_LDADD = $(BENCH_DAEMON_LIBS)
+
+# The benchmarks above run the daemon built here.
+bench: daemon/bhc-arenad$(EXEEXT)
+
+BENCH_RUN += bench/bench-firsttouch$(EXEEXT)
+EXTRA_PROGRAMS += bench/bench-firsttouch
+# First full write of a 512 MiB daemon region against fresh small pages
+# and against resident memory (the limit).
+bench_bench_firsttouch_SOURCES = bench/bench-firsttouch.c
+bench_bench_firsttouch_LDFLAGS = -no-install
+bench_bench_firsttouch_LDADD = $(BENCH_DAEMON_LIBS)
+
+BENCH_RUN += bench/bench-handout$(EXEEXT)
+EXTRA_PROGRAMS += bench/bench-handout
+# Sustained hand-out of 2 MiB regions against the kernel's own hugetlb
+# memfd fallocate rate.
+bench_bench_handout_SOURCES = bench/bench-handout.c
+bench_bench_handout_LDFLAGS = -no-install
+bench_bench_handout_LDADD = $(BENCH_DAEMON_LIBS)
