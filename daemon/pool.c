@@ -616,7 +616,8 @@ int pool_acquire(struct pool *pool, struct pool_acquire *acq, struct region **re
 				continue;
 			lease(pool, region);
 			*regionp = region;
-			refill(pool);
+			/* Refill on the next loop iteration, after the grant has gone out. */
+			arm_retry(pool, uv_now(pool->loop));
 			changed(pool);
 			return 0;
 		}

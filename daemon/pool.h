@@ -103,7 +103,7 @@ struct pool {
 	uint64_t next_region_id;
 	uint64_t total_bytes; /* all regions held: creating, warm, leased, dropping */
 	struct pool_count counts[POOL_N_STATES][POOL_N_KINDS];
-	uv_timer_t retry_timer; /* refill after a failure backoff */
+	uv_timer_t retry_timer; /* refill: after a hand-out, or after a failure backoff */
 	bool retry_timer_open;
 	bool started;
 	bool ready; /* the initial reservation has settled */
