@@ -573,6 +573,37 @@ START_TEST(test_thread_pool)
 }
 END_TEST
 
+/* io_uring refused by the kernel (as under seccomp): a warning, then the thread pool. */
+START_TEST(test_io_uring_unavailable)
+{
+	const char *top = getenv("abs_top_builddir"), *asan = getenv("ASAN_OPTIONS");
+	char shim[BHC_TEST_PATH_MAX], opts[BHC_TEST_PATH_MAX];
+	int fd;
+
+	ck_assert_ptr_nonnull(top);
+	snprintf(shim, sizeof(shim), "%s/tests/.libs/libno-io-uring.so", top);
+	ck_assert_msg(access(shim, R_OK) == 0, "%s is missing", shim);
+	ck_assert_int_eq(bhc_test_daemon_init(&d), 0);
+	ck_assert_int_eq(bhc_test_daemon_write_config(&d, small_config), 0);
+	ck_assert_int_eq(bhc_test_daemon_setenv(&d, "LD_PRELOAD", shim), 0);
+	/* Under AddressSanitizer the shim comes before its runtime; that is fine here. */
+	snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0", asan ? asan : "",
+		 asan && *asan ? ":" : "");
+	ck_assert_int_eq(bhc_test_daemon_setenv(&d, "ASAN_OPTIONS", opts), 0);
+	ck_assert_int_eq(bhc_test_daemon_start(&d, NULL), 0);
+	ck_assert_int_eq(bhc_test_daemon_wait_ready(&d, 10000), 0);
+	ck_assert_int_eq(bhc_test_daemon_log_count(&d, "warning: io_uring is unavailable (Function "
+						       "not implemented): region operations run in "
+						       "a thread pool instead"),
+			 1);
+	fd = client("no-uring");
+	acquire_release(fd, 2 * MiB);
+	acquire_release(fd, 6 * MiB);
+	close(fd);
+	stop();
+}
+END_TEST
+
 START_TEST(test_log_prefix)
 {
 	const char *args[] = { "--log-prefix", NULL };
@@ -622,6 +653,7 @@ int main(void)
 	tcase_add_test(tc, test_socket_ownership);
 	tcase_add_test(tc, test_reservation_does_not_block);
 	tcase_add_test(tc, test_thread_pool);
+	tcase_add_test(tc, test_io_uring_unavailable);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("systemd");
 	tcase_set_timeout(tc, 60);

@@ -4,6 +4,11 @@
 check_LTLIBRARIES += tests/libbhc-test-daemon.la
 tests_libbhc_test_daemon_la_SOURCES = tests/util-daemon.c tests/util-daemon.h
 
+# LD_PRELOAD shim: io_uring_queue_init() fails as under seccomp (a real shared object).
+check_LTLIBRARIES += tests/libno-io-uring.la
+tests_libno_io_uring_la_SOURCES = tests/no-io-uring.c
+tests_libno_io_uring_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+
 DAEMON_TESTS = \
 	tests/check_daemon_proto \
 	tests/check_daemon \
