@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -111,6 +112,20 @@ enum {
 	OPT_CHECK_CONFIG,
 };
 
+/* Every warm or leased region holds a descriptor: allow as many as the hard limit does. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_debug("cannot raise the descriptor limit: %m");
+	else
+		log_debug("descriptor limit raised to %llu", (unsigned long long)rl.rlim_cur);
+}
+
 static int run(const struct config_source *src, bool log_prefix)
 {
 	char err[CONFIG_ERROR_MAX];
@@ -133,6 +148,7 @@ static int run(const struct config_source *src, bool log_prefix)
 	else
 		log_info("configuration from %s", src->path);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 	r = uv_loop_init(&loop);
 	if (r < 0) {
 		log_err("cannot create the event loop: %s", uv_strerror(r));

@@ -60,8 +60,8 @@ int bhc_test_daemon_spawn(struct bhc_test_daemon *d, const char *const *args);
 
 /**
  * bhc_test_daemon_start() - bhc_test_daemon_spawn(), then wait (bounded)
- * until the daemon listens (its log says so and the socket exists). Returns 0, -ETIMEDOUT, or -ECHILD
- * if the daemon exited (its log says why).
+ * until the daemon listens (its log says so and the socket exists).
+ * Returns 0, -ETIMEDOUT, or -ECHILD if the daemon exited (its log says why).
  */
 int bhc_test_daemon_start(struct bhc_test_daemon *d, const char *const *args);
 
