@@ -82,3 +82,12 @@ tests/check_arena_threads_tsan: $(arena_tsan_deps) config.h
 # The exported ABI matches the version script and the header.
 dist_check_SCRIPTS += tests/check_arena_abi.sh
 TESTS += tests/check_arena_abi.sh
+
+# libbhc-arena against a real bhc-arenad: the daemon source and the shared connection.
+check_PROGRAMS += tests/check_client_daemon
+TESTS += tests/check_client_daemon
+tests_check_client_daemon_SOURCES = tests/check_client_daemon.c tests/check_arena_util.h
+tests_check_client_daemon_CFLAGS = $(arena_test_cflags)
+tests_check_client_daemon_LDFLAGS = $(arena_test_ldflags)
+tests_check_client_daemon_LDADD = client/libbhc-arena.la tests/libbhc-test-daemon.la \
+	tests/libbhc-test.la $(CHECK_LIBS) -lpthread
