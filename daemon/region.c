@@ -115,14 +115,15 @@ bool region_shmem_thp(void)
 	       strcmp(top, "force") == 0;
 }
 
-long region_hugepages_free(uint32_t shift)
+/* A counter of the hugepage pool of 1 << @shift bytes (free_hugepages, ...), or -1. */
+static long hugepages_read(uint32_t shift, const char *name)
 {
 	char path[128];
 	long v = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%lukB/free_hugepages",
-		 (1ul << shift) >> 10);
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%lukB/%s",
+		 (1ul << shift) >> 10, name);
 	f = fopen(path, "re");
 	if (!f)
 		return -1;
@@ -130,6 +131,26 @@ long region_hugepages_free(uint32_t shift)
 		v = -1;
 	fclose(f);
 	return v;
+}
+
+long region_hugepages_free(uint32_t shift)
+{
+	return hugepages_read(shift, "free_hugepages");
+}
+
+/*
+ * Pages a new file can get now: free and not reserved by someone's mapping.
+ * -1 when unknown, or when overcommit lets the kernel add surplus pages.
+ */
+static long hugepages_available(uint32_t shift)
+{
+	long n_free = hugepages_read(shift, "free_hugepages");
+	long n_resv = hugepages_read(shift, "resv_hugepages");
+	long n_over = hugepages_read(shift, "nr_overcommit_hugepages");
+
+	if (n_free < 0 || n_resv < 0 || n_over != 0)
+		return -1;
+	return n_free > n_resv ? n_free - n_resv : 0;
 }
 
 /* Page shift of the system's default hugepage size (Hugepagesize in /proc/meminfo). */
@@ -290,7 +311,10 @@ static void shmem_done(struct uring_op *op, int res)
 static void hugetlb_short(struct region *region)
 {
 	char page[16], size[16];
-	long n_free = region_hugepages_free(region->want_shift);
+	long n_free = hugepages_available(region->want_shift);
+
+	if (n_free < 0)
+		n_free = region_hugepages_free(region->want_shift);
 
 	region_format_size(UINT64_C(1) << region->want_shift, page, sizeof(page));
 	region_format_size(region->size, size, sizeof(size));
@@ -372,9 +396,15 @@ static void region_fallback(struct region *region, int err)
 
 static int start_hugetlb(struct region *region, struct uring *uring)
 {
+	long avail = hugepages_available(region->want_shift);
 	char page[32];
 	int r;
 
+	/* Plainly short: do not allocate (and zero) pages only to give them back. */
+	if (avail >= 0 && (uint64_t)avail < region->size >> region->want_shift) {
+		hugetlb_short(region);
+		return -ENOMEM;
+	}
 	r = open_memfd(region, true);
 	if (r < 0) {
 		region_format_size(UINT64_C(1) << region->want_shift, page, sizeof(page));
