@@ -37,6 +37,20 @@ fi
 	echo "kernel:   $(uname -srm)"
 	echo "compiler: $($cc --version 2>/dev/null | head -n 1) ($cc ${CFLAGS:-})"
 	echo "load:     $(cut -d ' ' -f 1-3 /proc/loadavg) (1, 5, 15 min)"
+	echo "memory:   $(awk '/^MemTotal/ {t = $2} /^MemAvailable/ {a = $2}
+		END {printf "%.1f GiB, %.1f GiB available", t / 1048576, a / 1048576}' /proc/meminfo)"
+	# The region benchmarks raise these for their run (as root) and restore them.
+	for d in /sys/kernel/mm/hugepages/hugepages-*kB; do
+		[ -r "$d/nr_hugepages" ] || continue
+		printf 'hugetlb:  %s pages: %s (%s free)\n' "${d##*hugepages-}" \
+			"$(cat "$d/nr_hugepages")" "$(cat "$d/free_hugepages")"
+	done
+	thp=/sys/kernel/mm/transparent_hugepage
+	[ -r $thp/enabled ] && echo "thp:      $(sed 's/.*\[\(.*\)\].*/\1/' $thp/enabled)," \
+		"shmem $(sed 's/.*\[\(.*\)\].*/\1/' $thp/shmem_enabled)"
+	# A hypervisor makes process wake-ups and first touches of memory dearer.
+	echo "virt:     vm $(systemd-detect-virt --vm 2>/dev/null || echo none)," \
+		"container $(systemd-detect-virt --container 2>/dev/null || echo none)"
 	echo "mode:     $mode"
 } | tee "$out/machine.txt"
 
