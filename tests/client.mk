@@ -47,10 +47,7 @@ tests_arena_valgrind_helper_LDADD = client/libbhc-arena.la
 # Built by hand rather than as a program: its flags replace the user's CFLAGS
 # and LDFLAGS, which may name another sanitizer (TSan excludes ASan). Where the
 # compiler cannot build it, the test is a script that reports a TAP skip.
-arena_tsan_srcs = \
-	$(srcdir)/tests/check_arena_threads.c \
-	$(srcdir)/tests/tap.c \
-	$(srcdir)/tests/util-hugepages.c \
+arena_tsan_lib_srcs = \
 	$(srcdir)/client/arena.c \
 	$(srcdir)/client/checked.c \
 	$(srcdir)/client/conn.c \
@@ -59,6 +56,11 @@ arena_tsan_srcs = \
 	$(srcdir)/client/source-local.c \
 	$(srcdir)/client/thread.c \
 	$(srcdir)/client/util.c
+arena_tsan_srcs = \
+	$(srcdir)/tests/check_arena_threads.c \
+	$(srcdir)/tests/tap.c \
+	$(srcdir)/tests/util-hugepages.c \
+	$(arena_tsan_lib_srcs)
 arena_tsan_deps = $(arena_tsan_srcs) \
 	$(srcdir)/tests/check_arena_util.h $(srcdir)/tests/tap.h $(srcdir)/tests/util-hugepages.h \
 	$(srcdir)/client/arena-internal.h $(srcdir)/client/compat.h $(srcdir)/client/conn.h \
@@ -91,3 +93,28 @@ tests_check_client_daemon_CFLAGS = $(arena_test_cflags)
 tests_check_client_daemon_LDFLAGS = $(arena_test_ldflags)
 tests_check_client_daemon_LDADD = client/libbhc-arena.la tests/libbhc-test-daemon.la \
 	tests/libbhc-test.la $(CHECK_LIBS) -lpthread
+
+# check_client_daemon's threads and fork cases once more, with the library's
+# sources, under ThreadSanitizer (built by hand like check_arena_threads_tsan).
+client_daemon_tsan_srcs = \
+	$(srcdir)/tests/check_client_daemon.c \
+	$(srcdir)/tests/tap.c \
+	$(srcdir)/tests/util-daemon.c \
+	$(srcdir)/tests/util-hugepages.c \
+	$(arena_tsan_lib_srcs)
+client_daemon_tsan_deps = $(client_daemon_tsan_srcs) $(arena_tsan_deps) \
+	$(srcdir)/tests/util-daemon.h
+check_SCRIPTS += tests/check_client_daemon_tsan
+TESTS += tests/check_client_daemon_tsan
+CLEANFILES += tests/check_client_daemon_tsan tests/check_client_daemon_tsan.cc-out
+tests/check_client_daemon_tsan: $(client_daemon_tsan_deps) config.h
+	@$(MKDIR_P) tests
+	$(AM_V_CCLD)if $(CC) $(AM_CPPFLAGS) $(CPPFLAGS) -I$(srcdir)/tests -I$(srcdir)/client \
+		-DCLIENT_DAEMON_TSAN_ONLY=1 $(CHECK_CFLAGS) $(WARN_CFLAGS) -g -O1 \
+		-fsanitize=thread -o $@ $(client_daemon_tsan_srcs) $(CHECK_LIBS) -lpthread \
+		> $@.cc-out 2>&1; then \
+		rm -f $@.cc-out; \
+	else \
+		printf '#!/bin/sh\necho "1..0 # SKIP %s cannot build with -fsanitize=thread (%s)"\n' \
+			'$(CC)' '$(abs_builddir)/$@.cc-out' > $@ && chmod +x $@; \
+	fi
