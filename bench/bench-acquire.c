@@ -662,9 +662,9 @@ int main(int argc, char **argv)
 	if (r)
 		return r > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 	cfg = (struct acq_config){
-		.clients = { 1, opts.quick ? 4 : 16 },
+		.clients = { 1, opts.quick ? 2 : 16 },
 		.n_cases = 2,
-		.warm = opts.quick ? 4 : 16,
+		.warm = opts.quick ? 2 : 16,
 		.n_samples = opts.quick ? 8 : 1024,
 	};
 	max_clients = cfg.clients[cfg.n_cases - 1];

@@ -26,11 +26,14 @@
 #include "bench-common.h"
 #include "bench-daemon.h"
 
-#define REGION_SIZE ((size_t)512 << 20)
-#define CAPACITY (REGION_SIZE - BHC_ARENA_REGION_HEADER_SIZE)
+/* 512 MiB; 64 MiB in a quick run */
+#define REGION_SIZE (region_size)
+#define CAPACITY (region_size - BHC_ARENA_REGION_HEADER_SIZE)
 #define PAGE_2M_KB 2048ul
 #define TARGET_RATIO 1.25
 #define WAIT_WARM_MS 120000
+
+static size_t region_size = (size_t)512 << 20;
 
 enum ft_case {
 	FT_DAEMON,
@@ -210,8 +213,8 @@ static int report(const struct ft_state *s, const struct ft_result *res, unsigne
 	int k, r;
 
 	snprintf(title, sizeof(title),
-		 "first full write of a 512 MiB region (one memset of %zu bytes); hugetlb: %s",
-		 (size_t)CAPACITY, hp->ok ? "reserved" : hp->why);
+		 "first full write of a %zu MiB region (one memset of %zu bytes); hugetlb: %s",
+		 region_size >> 20, (size_t)CAPACITY, hp->ok ? "reserved" : hp->why);
 	r = bench_table_new(title, cols, sizeof(cols) / sizeof(cols[0]), &t);
 	if (r < 0)
 		return r;
@@ -257,7 +260,8 @@ static int report(const struct ft_state *s, const struct ft_result *res, unsigne
 
 int main(int argc, char **argv)
 {
-	const char *sets[] = { "pool.warm=512M:1", "limits.total=2G", NULL, NULL };
+	char warm_set[64], total_set[64];
+	const char *sets[] = { warm_set, total_set, NULL, NULL };
 	struct ft_state s = { 0 };
 	struct bench_case cases[FT_N_CASES] = {
 		[FT_DAEMON] = { .name = "daemon", .run = run_daemon, .ctx = &s },
@@ -280,6 +284,10 @@ int main(int argc, char **argv)
 	if (r)
 		return r > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 	n_rounds = opts.quick ? 2 : 11;
+	if (opts.quick)
+		region_size = (size_t)64 << 20;
+	snprintf(warm_set, sizeof(warm_set), "pool.warm=%zuM:1", region_size >> 20);
+	snprintf(total_set, sizeof(total_set), "limits.total=%zuM", 4 * (region_size >> 20));
 
 	printf("== bench-firsttouch: first full write of a region%s ==\n",
 	       opts.quick ? " (quick)" : "");
