@@ -1417,7 +1417,6 @@ static void add(Suite *s, const char *name, const TTest *test)
 {
 	TCase *tc = tcase_create(name);
 
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test);
 	suite_add_tcase(s, tc);
 }
