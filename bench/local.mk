@@ -79,3 +79,24 @@ EXTRA_PROGRAMS += bench/bench-handout
 bench_bench_handout_SOURCES = bench/bench-handout.c
 bench_bench_handout_LDFLAGS = -no-install
 bench_bench_handout_LDADD = $(BENCH_DAEMON_LIBS)
+
+# --- numeric kernels on daemon hugepage arenas, local arenas and malloc -------
+# GUPS and a dependent-read chase over 1 GiB tables, a stencil over 1 GiB, a
+# blocked matrix multiply whose temporaries live in arena scopes, and OpenBLAS
+# sgemm when configure found it. bench-kernels-mem.c is the kinds of memory
+# and the side-by-side driver.
+BENCH_KERNELS_SOURCES = bench/bench-kernels-mem.c bench/bench-kernels-mem.h
+if HAVE_OPENBLAS
+BENCH_RUN += bench/bench-blas$(EXEEXT)
+endif
+BENCH_RUN += bench/bench-kernels$(EXEEXT)
+EXTRA_PROGRAMS += bench/bench-kernels bench/bench-blas
+
+bench_bench_kernels_SOURCES = bench/bench-kernels.c $(BENCH_KERNELS_SOURCES)
+bench_bench_kernels_LDFLAGS = -no-install
+bench_bench_kernels_LDADD = $(BENCH_DAEMON_LIBS)
+
+bench_bench_blas_SOURCES = bench/bench-blas.c $(BENCH_KERNELS_SOURCES)
+bench_bench_blas_LDFLAGS = -no-install
+bench_bench_blas_LDADD = $(BENCH_DAEMON_LIBS) $(OPENBLAS_LIBS)
+
