@@ -100,3 +100,9 @@ bench_bench_blas_SOURCES = bench/bench-blas.c $(BENCH_KERNELS_SOURCES)
 bench_bench_blas_LDFLAGS = -no-install
 bench_bench_blas_LDADD = $(BENCH_DAEMON_LIBS) $(OPENBLAS_LIBS)
 
+# `make bench-plot`: every chart as PNG from the CSVs in bench-results/ (gnuplot).
+EXTRA_DIST += bench/bench-plot.sh bench/plot-kernels.gp
+PHONY_TARGETS += bench-plot
+bench-plot:
+	$(AM_V_at)srcdir='$(srcdir)' $(SHELL) $(srcdir)/bench/bench-plot.sh \
+		-o '$(abs_builddir)/bench-results'
