@@ -691,6 +691,29 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
 	return 1;
 }
 
+/* What ini_parse_*() returned for @name, as 0 or -errno with a message in @err. */
+static int ini_result(const struct ini_state *st, int line, const char *name, char *err,
+		      size_t err_len)
+{
+	if (line == -2)
+		return -ENOMEM;
+	if (st->r == -ENOMEM)
+		return -ENOMEM;
+	if (line > 0 && st->r)
+		return fail(err, err_len, "%s:%d: %s", name, line, st->err);
+	if (line > 0)
+		return fail(err, err_len, "%s:%d: syntax error (expected [section] or key = value)",
+			    name, line);
+	return 0;
+}
+
+/* libinih's knobs are globals: fail fast, no indented continuation lines. */
+static void ini_setup(void)
+{
+	ini_stop_on_first_error = true;
+	ini_allow_multiline = false;
+}
+
 static int load_file(struct config *cfg, const char *path, char *err, size_t err_len)
 {
 	struct ini_state st = { .cfg = cfg };
@@ -700,21 +723,21 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
-	/* libinih's knobs are globals: fail fast, no indented continuation lines. */
-	ini_stop_on_first_error = true;
-	ini_allow_multiline = false;
+	ini_setup();
 	line = ini_parse_file(f, on_ini_entry, &st);
 	fclose(f);
-	if (line == -2)
-		return -ENOMEM;
-	if (st.r == -ENOMEM)
-		return -ENOMEM;
-	if (line > 0 && st.r)
-		return fail(err, err_len, "%s:%d: %s", path, line, st.err);
-	if (line > 0)
-		return fail(err, err_len, "%s:%d: syntax error (expected [section] or key = value)",
-			    path, line);
-	return 0;
+	return ini_result(&st, line, path, err, err_len);
+}
+
+int config_parse_string(struct config *cfg, const char *text, const char *name, char *err,
+			size_t err_len)
+{
+	struct ini_state st = { .cfg = cfg };
+	int line;
+
+	ini_setup();
+	line = ini_parse_string(text, on_ini_entry, &st);
+	return ini_result(&st, line, name, err, err_len);
 }
 
 static int apply_set(struct config *cfg, const char *arg, char *err, size_t err_len)

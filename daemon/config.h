@@ -69,6 +69,15 @@ struct config_source {
 int config_load(const struct config_source *src, struct config **cfgp, bool *file_missingp,
 		char *err, size_t err_len);
 
+/**
+ * config_parse_string() - apply the INI text @text (NUL-terminated) to @cfg,
+ * as a file of that content would be; @name stands for the file in
+ * messages. Returns 0, -EINVAL with a message in @err, or -ENOMEM. Used by
+ * the fuzzer (fuzz/fuzz-config.c): the same parser, without a file.
+ */
+int config_parse_string(struct config *cfg, const char *text, const char *name, char *err,
+			size_t err_len);
+
 /** config_new() - a configuration holding the embedded defaults. */
 int config_new(struct config **cfgp);
 
