@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
- * bench-handout: how many 2 MiB regions per second bhc-arenad can hand out
- * when a client takes them as fast as it can, once the warm pool has run
+ * bench-handout: how many 2 MiB regions per second bhc-arenad hands out
+ * when clients take them as fast as they can once the warm pool has run
  * dry (the daemon's sustained replenishment rate), against the rate at
  * which the kernel itself makes hugetlb memfds of that size:
  * memfd_create(MFD_HUGETLB) + ftruncate + fallocate + close in a loop.
  *
- * A daemon round first drains the warm pool (those hand-outs are not
- * counted), then counts acquire + release cycles (bhc_arena_new() and
- * bhc_arena_free() of a 2 MiB region) over a fixed time. A kernel round
- * runs the loop for as long. Rounds alternate; the figure is the median.
+ * Each side runs with one worker process and with as many as the machine
+ * has CPUs (at least two): one client cannot by itself keep the daemon
+ * busy (it waits for each reply), several can. A daemon round waits for
+ * the pool to be full and idle, drains it (those hand-outs are not
+ * counted), lets every worker make one untimed acquire (which connects
+ * it), then counts acquire + release cycles (bhc_arena_new() and
+ * bhc_arena_free() of a 2 MiB region, the release waiting for the pages
+ * to be back, as the library does) over a fixed time. A kernel round runs
+ * the loop for as long. Rounds alternate; the figure is the median round.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/memfd.h>
@@ -33,23 +39,52 @@
 #define WARM_TARGET 4u
 /* Hand-outs skipped at the start of a daemon round: the warm pool and then some. */
 #define DRAIN (2 * WARM_TARGET)
+#define MAX_WORKERS 8
 
 enum ho_case {
-	HO_DAEMON,
-	HO_KERNEL,
+	HO_DAEMON_1,
+	HO_KERNEL_1,
+	HO_DAEMON_N,
+	HO_KERNEL_N,
 	HO_N_CASES,
+};
+
+struct ho_state;
+
+/* One case: a side and a number of workers. */
+struct ho_case_ctx {
+	struct ho_state *s;
+	bool daemon;
+	unsigned int n_workers;
+	uint64_t n_counted; /* regions counted over the measured rounds */
 };
 
 struct ho_state {
 	struct bench_daemon *daemon;
 	uint64_t round_ns; /* length of one measured round */
 	bool huge; /* hugetlb can be had (else both sides use shmem, labelled) */
-	char backing[HO_N_CASES][24];
-	uint64_t n_counted[HO_N_CASES]; /* regions counted over all rounds */
-	char why[200];
+	char daemon_backing[24];
+	struct ho_case_ctx cases[HO_N_CASES];
+	char *why; /* MAP_SHARED, BENCH_WHY bytes: the first failure, also a worker's */
 };
 
-/* One acquire + release of a 2 MiB region from the daemon; 0 or -1. */
+#define BENCH_WHY 200
+
+/* What a worker reports at the end of a round. */
+struct ho_report {
+	uint64_t n; /* cycles done */
+	uint64_t end_ns; /* when the last one ended */
+	int err;
+};
+
+/* Remember the first failure: "@what: strerror(@err)". */
+static void say_why(struct ho_state *s, const char *what, int err)
+{
+	if (!s->why[0])
+		snprintf(s->why, BENCH_WHY, "%s: %s", what, strerror(err));
+}
+
+/* One acquire + release of a 2 MiB region from the daemon; 0 or -errno. */
 static int daemon_cycle(struct ho_state *s)
 {
 	struct bhc_arena_opts opts = { .mode = BHC_ARENA_MODE_DAEMON };
@@ -59,51 +94,20 @@ static int daemon_cycle(struct ho_state *s)
 
 	r = bhc_arena_new_opts(REGION_SIZE - BHC_ARENA_REGION_HEADER_SIZE, &opts, &arena);
 	if (r < 0) {
-		snprintf(s->why, sizeof(s->why), "bhc_arena_new_opts (daemon): %s", strerror(-r));
-		return -1;
+		say_why(s, "bhc_arena_new_opts (daemon)", -r);
+		return r;
 	}
-	if (!s->backing[HO_DAEMON][0]) {
+	if (!s->daemon_backing[0]) {
 		bhc_arena_stats(arena, &st);
-		snprintf(s->backing[HO_DAEMON], sizeof(s->backing[HO_DAEMON]), "%s",
-			 st.backing_name);
+		snprintf(s->daemon_backing, sizeof(s->daemon_backing), "%s", st.backing_name);
 		if (st.source != BHC_ARENA_SOURCE_DAEMON || st.region_size != REGION_SIZE) {
-			snprintf(s->why, sizeof(s->why), "got a %zu-byte %s region", st.region_size,
-				 st.source_name);
+			say_why(s, "not a 2 MiB daemon region", EPROTO);
 			bhc_arena_free(arena);
-			return -1;
+			return -EPROTO;
 		}
 	}
 	bhc_arena_free(arena);
 	return 0;
-}
-
-static double run_daemon(void *ctx)
-{
-	struct ho_state *s = ctx;
-	uint64_t t0, t1, n = 0;
-	unsigned int i;
-	int r;
-
-	/* Start every round alike: pool full and idle, then drained. */
-	r = bench_daemon_wait_warm(s->daemon, REGION_SIZE, WARM_TARGET, WAIT_WARM_MS);
-	if (r < 0) {
-		snprintf(s->why, sizeof(s->why), "daemon: warm pool not refilled: %s",
-			 strerror(-r));
-		return -1;
-	}
-	for (i = 0; i < DRAIN; i++) {
-		if (daemon_cycle(s) < 0)
-			return -1;
-	}
-	t0 = bench_now_ns();
-	do {
-		if (daemon_cycle(s) < 0)
-			return -1;
-		n++;
-		t1 = bench_now_ns();
-	} while (t1 - t0 < s->round_ns);
-	s->n_counted[HO_DAEMON] += n;
-	return (double)n * 1e9 / (double)(t1 - t0);
 }
 
 /* What the daemon does to make a region, without the daemon: one memfd, filled. */
@@ -114,40 +118,153 @@ static int kernel_cycle(struct ho_state *s)
 
 	fd = memfd_create("bench-handout", flags);
 	if (fd < 0) {
-		snprintf(s->why, sizeof(s->why), "memfd_create: %s", strerror(errno));
-		return -1;
+		r = -errno;
+		say_why(s, "memfd_create", -r);
+		return r;
 	}
-	if (ftruncate(fd, (off_t)REGION_SIZE) < 0) {
-		snprintf(s->why, sizeof(s->why), "ftruncate: %s", strerror(errno));
-		goto out_close;
-	}
-	r = fallocate(fd, 0, 0, (off_t)REGION_SIZE);
-	if (r < 0) {
-		snprintf(s->why, sizeof(s->why), "fallocate: %s", strerror(errno));
-		goto out_close;
+	if (ftruncate(fd, (off_t)REGION_SIZE) < 0 || fallocate(fd, 0, 0, (off_t)REGION_SIZE) < 0) {
+		r = -errno;
+		say_why(s, "ftruncate/fallocate", -r);
+		close(fd);
+		return r;
 	}
 	close(fd);
 	return 0;
-
-out_close:
-	close(fd);
-	return -1;
 }
 
-static double run_kernel(void *ctx)
+/*
+ * A worker process: for the daemon, one untimed cycle first (it connects);
+ * then, told to go, cycles until the deadline it was given, and reports.
+ */
+static void worker_main(struct ho_case_ctx *cc, int go_fd, int report_fd)
 {
-	struct ho_state *s = ctx;
-	uint64_t t0, t1, n = 0;
+	struct ho_report rep = { 0 };
+	uint64_t deadline;
+	char ready = 'r';
 
+	if (cc->daemon)
+		rep.err = daemon_cycle(cc->s);
+	if (write(report_fd, &ready, 1) != 1 ||
+	    read(go_fd, &deadline, sizeof(deadline)) != sizeof(deadline))
+		_exit(EXIT_FAILURE);
+	while (!rep.err && (rep.end_ns = bench_now_ns()) < deadline) {
+		rep.err = cc->daemon ? daemon_cycle(cc->s) : kernel_cycle(cc->s);
+		if (!rep.err)
+			rep.n++;
+	}
+	rep.end_ns = bench_now_ns();
+	if (write(report_fd, &rep, sizeof(rep)) != sizeof(rep))
+		_exit(EXIT_FAILURE);
+	_exit(rep.err ? EXIT_FAILURE : EXIT_SUCCESS);
+}
+
+/* Run @cc->n_workers workers for one round; returns regions per second or -1. */
+static double run_workers(struct ho_case_ctx *cc)
+{
+	int go[MAX_WORKERS], report[2], fds[2], status;
+	pid_t pid[MAX_WORKERS];
+	uint64_t t0, deadline, end = 0, n = 0;
+	unsigned int i, k, n_started = 0;
+	struct ho_report rep;
+	bool ok = true;
+	char byte;
+
+	if (pipe2(report, O_CLOEXEC) < 0)
+		return -1;
+	for (i = 0; i < cc->n_workers; i++) {
+		if (pipe2(fds, O_CLOEXEC) < 0) {
+			ok = false;
+			break;
+		}
+		pid[i] = bench_fork_child();
+		if (pid[i] < 0) {
+			close(fds[0]);
+			close(fds[1]);
+			ok = false;
+			break;
+		}
+		if (pid[i] == 0) {
+			close(report[0]);
+			close(fds[1]);
+			worker_main(cc, fds[0], report[1]);
+		}
+		close(fds[0]);
+		go[i] = fds[1];
+		n_started++;
+	}
+	close(report[1]);
+	for (i = 0; ok && i < n_started; i++)
+		ok = read(report[0], &byte, 1) == 1;
 	t0 = bench_now_ns();
-	do {
-		if (kernel_cycle(s) < 0)
+	deadline = t0 + cc->s->round_ns;
+	for (i = 0; i < n_started; i++) {
+		if (ok && write(go[i], &deadline, sizeof(deadline)) != sizeof(deadline))
+			ok = false;
+		close(go[i]);
+	}
+	for (k = 0; k < n_started; k++) {
+		if (read(report[0], &rep, sizeof(rep)) != sizeof(rep) || rep.err) {
+			ok = false;
+			continue;
+		}
+		n += rep.n;
+		if (rep.end_ns > end)
+			end = rep.end_ns;
+	}
+	close(report[0]);
+	for (i = 0; i < n_started; i++)
+		waitpid(pid[i], &status, 0);
+	if (!ok || end <= t0) {
+		if (!cc->s->why[0])
+			snprintf(cc->s->why, BENCH_WHY, "a worker failed");
+		return -1;
+	}
+	cc->n_counted += n;
+	return (double)n * 1e9 / (double)(end - t0);
+}
+
+static double run_case(void *ctx)
+{
+	struct ho_case_ctx *cc = ctx;
+	struct ho_state *s = cc->s;
+	unsigned int i;
+	int r;
+
+	if (cc->daemon) {
+		/* Start every round alike: pool full and idle, then drained. */
+		r = bench_daemon_wait_warm(s->daemon, REGION_SIZE, WARM_TARGET, WAIT_WARM_MS);
+		if (r < 0) {
+			say_why(s, "daemon: warm pool not refilled", -r);
 			return -1;
-		n++;
-		t1 = bench_now_ns();
-	} while (t1 - t0 < s->round_ns);
-	s->n_counted[HO_KERNEL] += n;
-	return (double)n * 1e9 / (double)(t1 - t0);
+		}
+		for (i = 0; i < DRAIN; i++) {
+			if (daemon_cycle(s) < 0)
+				return -1;
+		}
+	}
+	return run_workers(cc);
+}
+
+static const char *case_name(const struct ho_case_ctx *cc, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s, %u worker%s",
+		 cc->daemon ? "daemon: bhc_arena_new + bhc_arena_free" :
+			      "kernel: memfd_create + ftruncate + fallocate + close",
+		 cc->n_workers, cc->n_workers == 1 ? "" : "s");
+	return buf;
+}
+
+static void verdict(struct bench_table *t, const struct bench_stats *st, enum ho_case daemon,
+		    enum ho_case kernel, unsigned int n)
+{
+	double fraction = st[daemon].p50 / st[kernel].p50;
+
+	bench_table_row(t);
+	bench_table_cell(t, "daemon / kernel regions per second, %u worker%s each", n,
+			 n == 1 ? "" : "s");
+	bench_table_cell(t, "%.0f%%", 100.0 * fraction);
+	bench_table_cell(t, ">= %.0f%%", 100.0 * TARGET_FRACTION);
+	bench_table_cell(t, "%s", fraction >= TARGET_FRACTION ? "met" : "NOT MET");
 }
 
 static int report(const struct ho_state *s, const struct bench_stats *st, unsigned int n_rounds,
@@ -164,13 +281,8 @@ static int report(const struct ho_state *s, const struct bench_stats *st, unsign
 		{ "target", false },
 		{ "verdict", true },
 	};
-	static const char *const names[HO_N_CASES] = {
-		[HO_DAEMON] = "daemon: bhc_arena_new + bhc_arena_free",
-		[HO_KERNEL] = "kernel: memfd_create + ftruncate + fallocate + close",
-	};
-	double kernel = st[HO_KERNEL].p50, fraction = st[HO_DAEMON].p50 / kernel;
 	struct bench_table *t;
-	char title[256];
+	char title[256], name[128];
 	int k, r;
 
 	snprintf(title, sizeof(title),
@@ -180,14 +292,24 @@ static int report(const struct ho_state *s, const struct bench_stats *st, unsign
 	if (r < 0)
 		return r;
 	for (k = 0; k < HO_N_CASES; k++) {
+		const struct ho_case_ctx *cc = &s->cases[k];
+		/* each daemon row against the kernel row with as many workers */
+		double kernel = st[cc->daemon ? k + 1 : k].p50;
+
+		if (k == HO_DAEMON_N)
+			bench_table_add_rule(t);
 		bench_table_row(t);
-		bench_table_cell(t, "%s", names[k]);
-		bench_table_cell(t, "%s", s->backing[k]);
+		bench_table_cell(t, "%s", case_name(cc, name, sizeof(name)));
+		bench_table_cell(t, "%s",
+				 cc->daemon ? s->daemon_backing :
+				 s->huge    ? "hugetlb-2M" :
+					      "shmem (no hugetlb)");
 		bench_table_cell(t, "%u", n_rounds);
-		bench_table_cell(t, "%llu", (unsigned long long)s->n_counted[k]);
+		bench_table_cell(t, "%llu", (unsigned long long)cc->n_counted);
 		bench_table_cell(t, "%.0f", st[k].p50);
 		bench_table_cell(t, "%.0f", st[k].min);
 		bench_table_cell(t, "%.0f", st[k].max);
+		/* wall time per region at the rate of all workers together */
 		bench_table_cell(t, "%.1f", 1e6 / st[k].p50);
 		bench_table_cell(t, "%.0f%%", 100.0 * st[k].p50 / kernel);
 	}
@@ -202,11 +324,8 @@ static int report(const struct ho_state *s, const struct bench_stats *st, unsign
 			    vcols, sizeof(vcols) / sizeof(vcols[0]), &t);
 	if (r < 0)
 		return r;
-	bench_table_row(t);
-	bench_table_cell(t, "daemon hand-out rate / kernel fallocate rate");
-	bench_table_cell(t, "%.0f%%", 100.0 * fraction);
-	bench_table_cell(t, ">= %.0f%%", 100.0 * TARGET_FRACTION);
-	bench_table_cell(t, "%s", fraction >= TARGET_FRACTION ? "met" : "NOT MET");
+	verdict(t, st, HO_DAEMON_1, HO_KERNEL_1, 1);
+	verdict(t, st, HO_DAEMON_N, HO_KERNEL_N, s->cases[HO_DAEMON_N].n_workers);
 	bench_table_print(t, stdout);
 	r = bench_table_save(t, opts, "handout-verdicts");
 	bench_table_free(t);
@@ -217,16 +336,15 @@ int main(int argc, char **argv)
 {
 	const char *sets[] = { "pool.warm=2M:4", "limits.total=128M", NULL, NULL };
 	struct ho_state s = { 0 };
-	struct bench_case cases[HO_N_CASES] = {
-		[HO_DAEMON] = { .name = "daemon", .run = run_daemon, .ctx = &s },
-		[HO_KERNEL] = { .name = "kernel", .run = run_kernel, .ctx = &s },
-	};
+	struct bench_case cases[HO_N_CASES];
 	struct bench_stats st[HO_N_CASES];
 	struct bench_hugepages hp;
 	struct bench_machine m;
 	struct bench_opts opts;
 	struct bench_daemon d;
-	unsigned int n_rounds;
+	unsigned int n_rounds, n_workers;
+	char name[128];
+	long n_cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int k, r;
 
 	r = bench_parse_opts(argc, argv,
@@ -237,6 +355,20 @@ int main(int argc, char **argv)
 		return r > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 	n_rounds = opts.quick ? 2 : 9;
 	s.round_ns = opts.quick ? 50000000u : 1000000000u;
+	n_workers = n_cpus < 2 ? 2 : n_cpus > MAX_WORKERS ? MAX_WORKERS : (unsigned int)n_cpus;
+	s.why = mmap(NULL, BENCH_WHY, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (s.why == MAP_FAILED) {
+		r = -errno;
+		goto out_fail;
+	}
+	for (k = 0; k < HO_N_CASES; k++) {
+		s.cases[k] = (struct ho_case_ctx){
+			.s = &s,
+			.daemon = k == HO_DAEMON_1 || k == HO_DAEMON_N,
+			.n_workers = k == HO_DAEMON_1 || k == HO_KERNEL_1 ? 1 : n_workers,
+		};
+		cases[k] = (struct bench_case){ .run = run_case, .ctx = &s.cases[k] };
+	}
 
 	printf("== bench-handout: sustained hand-out of 2 MiB regions%s ==\n",
 	       opts.quick ? " (quick)" : "");
@@ -245,32 +377,33 @@ int main(int argc, char **argv)
 	r = bench_cleanup_init();
 	if (r < 0)
 		goto out_fail;
-	/* Warm and being made (<= the target each), leased, being dropped; the kernel's one. */
-	bench_hugepages_reserve(PAGE_2M_KB, 4 * WARM_TARGET + 8, &hp);
+	/* Warm and being made (<= the target each), leased, being dropped; the kernel's. */
+	bench_hugepages_reserve(PAGE_2M_KB, 4 * WARM_TARGET + 4 * n_workers, &hp);
 	printf("hugetlb 2 MiB: %s (%ld free)\n", hp.ok ? "reserved" : hp.why, hp.n_free);
 	s.huge = hp.ok;
 	sets[2] = hp.ok ? "pool.hugepages=require" : "pool.hugepages=off";
 	printf("daemon: --set %s --set %s --set %s\n", sets[0], sets[1], sets[2]);
 	fflush(stdout);
-	snprintf(s.backing[HO_KERNEL], sizeof(s.backing[HO_KERNEL]), "%s",
-		 hp.ok ? "hugetlb-2M" : "shmem (no hugetlb)");
 	r = bench_daemon_start(&d, sets, WAIT_WARM_MS);
 	if (r < 0)
 		goto out_fail;
 	s.daemon = &d;
-	/* One untimed round of each, outside bench_interleave() so the counts start at 0. */
-	if (run_daemon(&s) < 0 || run_kernel(&s) < 0) {
-		fprintf(stderr, "bench-handout: %s\n", s.why);
-		r = -EIO;
-		goto out_stop;
+	/* One untimed round of each, so that the counts start at 0. */
+	for (k = 0; k < HO_N_CASES; k++) {
+		if (run_case(&s.cases[k]) < 0) {
+			fprintf(stderr, "bench-handout: %s\n", s.why);
+			r = -EIO;
+			goto out_stop;
+		}
+		s.cases[k].n_counted = 0;
 	}
-	memset(s.n_counted, 0, sizeof(s.n_counted));
 	r = bench_interleave(cases, HO_N_CASES, 0, n_rounds);
 	if (r < 0)
 		goto out_stop;
 	for (k = 0; k < HO_N_CASES; k++) {
 		if (cases[k].err) {
-			fprintf(stderr, "bench-handout: %s: %s\n", cases[k].name, s.why);
+			fprintf(stderr, "bench-handout: %s: %s\n",
+				case_name(&s.cases[k], name, sizeof(name)), s.why);
 			r = cases[k].err;
 			goto out_free;
 		}
