@@ -14,3 +14,8 @@ examples_nested_scopes_LDADD = client/libbhc-arena.la
 examples_simd_align_LDADD = client/libbhc-arena.la
 examples_thread_arenas_LDADD = client/libbhc-arena.la
 examples_matmul_LDADD = client/libbhc-arena.la -lm
+
+# A job-like client for scripts/run.sh (built by `make`; also a test).
+noinst_PROGRAMS += examples/job
+TESTS += examples/job
+examples_job_LDADD = client/libbhc-arena.la
