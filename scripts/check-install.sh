@@ -21,12 +21,13 @@ make -j"$(nproc)" >make.out
 make install DESTDIR="$dest" >install.out
 
 echo "1..3"
+fail=0
 actual=$(cd "$dest" && find . \( -type f -o -type l \) | sed 's|^\.||' | sort)
 expected=$(grep -v '^#' "$top/tests/install-manifest.txt" | sed '/^$/d' | sort)
 if [ "$actual" = "$expected" ]; then
 	echo "ok 1 - make install lays out exactly the documented files ($(echo "$actual" | wc -l))"
 else
-	echo "not ok 1 - installed files differ from tests/install-manifest.txt"
+	echo "not ok 1 - installed files differ from tests/install-manifest.txt"; fail=1
 	diff <(echo "$expected") <(echo "$actual") | sed 's/^/# /' || true
 fi
 
@@ -38,7 +39,7 @@ if out=$(MANPATH="$dest/usr/share/man" systemd-analyze verify "$units/bhc-arenad
 	"$units/bhc-arenad.service" 2>&1) && [ -z "$out" ]; then
 	echo "ok 2 - systemd-analyze verify: no warnings"
 else
-	echo "not ok 2 - systemd-analyze verify"
+	echo "not ok 2 - systemd-analyze verify"; fail=1
 	echo "$out" | sed 's/^/# /'
 fi
 rm -rf "$units"
@@ -48,5 +49,6 @@ left=$(cd "$dest" && find . \( -type f -o -type l \) | sed 's|^\.||')
 if [ -z "$left" ]; then
 	echo "ok 3 - make uninstall removes every installed file"
 else
-	echo "not ok 3 - left after make uninstall:"; echo "$left" | sed 's/^/# /'
+	echo "not ok 3 - left after make uninstall:"; fail=1; echo "$left" | sed 's/^/# /'
 fi
+exit $fail
