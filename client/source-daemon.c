@@ -2,8 +2,8 @@
 /*
  * The daemon region source: regions leased from bhc-arenad (DESIGN.md
  * section 3). A region arrives as a sealed, pre-faulted memfd; it is mapped
- * shared with its page tables populated, marked MADV_DONTFORK, and its fd is
- * closed at once (the mapping keeps the memory alive). The daemon wrote the
+ * shared, marked MADV_DONTFORK, its page tables are populated, and its fd
+ * is closed at once (the mapping keeps the memory alive). The daemon wrote the
  * header's info part before sealing; arena.c writes the live part, which the
  * daemon and bhc-arenactl read to see usage as it happens.
  */
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "arena-internal.h"
+#include "compat.h"
 #include "conn.h"
 
 /* A daemon region's own state (region->source_data). */
@@ -52,26 +53,61 @@ static bool header_matches(const void *addr, const struct conn_grant *g)
 }
 
 /*
- * Map the granted memfd. Under the fork lock, so that no child of fork()
- * can inherit the shared mapping before it is MADV_DONTFORK.
+ * Map @len bytes of @fd (at @addr if not NULL) and mark the mapping
+ * MADV_DONTFORK, under the fork lock: no child of fork() can inherit the
+ * shared mapping before it is marked.
  */
-static int map_grant(const struct conn_grant *g, void **addrp)
+static int map_locked(void *hint, size_t len, int fd, int flags, void **addrp)
 {
-	void *addr;
+	void *p;
 	int r = 0;
 
 	arena_list_lock();
-	addr = mmap(NULL, (size_t)g->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, g->fd,
-		    0);
-	if (addr == MAP_FAILED) {
+	p = mmap(hint, len, PROT_READ | PROT_WRITE, MAP_SHARED | flags, fd, 0);
+	if (p == MAP_FAILED) {
 		r = errno == EINVAL ? -ENOMEM : -errno;
-	} else if (madvise(addr, (size_t)g->size, MADV_DONTFORK) < 0) {
+	} else if (madvise(p, len, MADV_DONTFORK) < 0) {
 		r = -errno;
-		munmap(addr, (size_t)g->size);
+		munmap(p, len);
 	}
 	arena_list_unlock();
 	if (r < 0)
 		return r;
+	*addrp = p;
+	return 0;
+}
+
+/*
+ * Map the granted memfd with its page tables filled in, so that the first
+ * write does not fault. MADV_POPULATE_WRITE (Linux 5.14) runs outside the
+ * fork lock (it takes a while for a large region of small pages) and
+ * reports a page the region lacks as an error rather than a later SIGBUS;
+ * older kernels map again with MAP_POPULATE, which cannot report one (the
+ * daemon allocated every page before it sent the region).
+ */
+static int map_grant(const struct conn_grant *g, void **addrp)
+{
+	size_t len = (size_t)g->size;
+	void *addr;
+	int r;
+
+	r = map_locked(NULL, len, g->fd, 0, &addr);
+	if (r < 0)
+		return r;
+	do
+		r = madvise(addr, len, MADV_POPULATE_WRITE);
+	while (r < 0 && (errno == EINTR || errno == EAGAIN));
+	if (r < 0 && errno != EINVAL) {
+		munmap(addr, len);
+		return -ENOMEM; /* EFAULT: a page is missing; ENOMEM; EHWPOISON */
+	}
+	if (r < 0) {
+		r = map_locked(addr, len, g->fd, MAP_FIXED | MAP_POPULATE, &addr);
+		if (r < 0) {
+			munmap(addr, len);
+			return r;
+		}
+	}
 	*addrp = addr;
 	return 0;
 }

@@ -10,6 +10,9 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -37,6 +41,10 @@
 /* Built with it set to 1 for the ThreadSanitizer run: only the threads and fork cases. */
 #ifndef CLIENT_DAEMON_TSAN_ONLY
 #define CLIENT_DAEMON_TSAN_ONLY 0
+#endif
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
 #endif
 
 #define MiB (UINT64_C(1) << 20)
@@ -656,6 +664,129 @@ START_TEST(test_hung_daemon)
 	bhc_arena_free(c);
 	ck_assert(wait_leases(getpid(), 0, 5000));
 	daemon_stop();
+}
+END_TEST
+
+/* --- pre-faulting the mapping, on kernels that cannot or when a page is missing --------- */
+
+#if defined(__x86_64__)
+#define SECCOMP_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define SECCOMP_ARCH AUDIT_ARCH_AARCH64
+#else
+#define SECCOMP_ARCH 0
+#endif
+
+/*
+ * In a client process: make madvise(MADV_POPULATE_WRITE) fail with @err, as
+ * a kernel before 5.14 (EINVAL) or a region missing a page (EFAULT) would.
+ * Returns 0, or -1 if seccomp cannot do it here.
+ */
+static int seccomp_populate_fails(int err)
+{
+	struct sock_filter filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_ARCH, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_madvise, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, MADV_POPULATE_WRITE, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned int)err),
+	};
+	struct sock_fprog prog = { .len = sizeof(filter) / sizeof(filter[0]), .filter = filter };
+
+	if (!SECCOMP_ARCH || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+		return -1;
+	return 0;
+}
+
+struct populate_ctx {
+	int err; /* what MADV_POPULATE_WRITE says */
+	int report_w, hold_r, hold_w;
+};
+
+/* The client: reports bhc_arena_new()'s answer, then stays connected until told. */
+static int populate_child(void *arg)
+{
+	struct populate_ctx *ctx = arg;
+	struct bhc_arena_stats st;
+	struct bhc_arena *a = NULL;
+	int r, report[2] = { 0, 0 };
+	size_t len;
+	void *p;
+
+	close(ctx->hold_w);
+	if (seccomp_populate_fails(ctx->err) < 0) {
+		report[0] = 1;
+		return write_full(ctx->report_w, report, sizeof(report)) ? 0 : 1;
+	}
+	r = bhc_arena_new(CAP_2M, &a);
+	report[1] = r;
+	if (r == 0) {
+		bhc_arena_stats(a, &st);
+		if (st.source != BHC_ARENA_SOURCE_DAEMON)
+			child_fail(2, "not a daemon arena");
+		/* still never shared with a child */
+		if (test_region_gone(test_region_start(a), st.region_size))
+			child_fail(3, "the region is not MADV_DONTFORK");
+		p = take_all(a, &len);
+		fill(p, len, 3);
+		if (!verify(p, len, 3))
+			child_fail(4, "the region does not keep its data");
+	}
+	if (!write_full(ctx->report_w, report, sizeof(report)))
+		child_fail(5, "report");
+	wait_eof(ctx->hold_r);
+	bhc_arena_free(a);
+	return 0;
+}
+
+static void populate_case(int err, int want)
+{
+	struct populate_ctx ctx = { err, -1, -1, -1 };
+	int report[2], hold[2], got[2];
+	pid_t pid;
+
+	daemon_start(config_off);
+	ck_assert_int_eq(pipe(report), 0);
+	ck_assert_int_eq(pipe(hold), 0);
+	ctx.report_w = report[1];
+	ctx.hold_r = hold[0];
+	ctx.hold_w = hold[1];
+	pid = spawn(populate_child, &ctx);
+	close(report[1]);
+	close(hold[0]);
+	ck_assert(read_full(report[0], got, sizeof(got), 20000));
+	close(report[0]);
+	if (got[0]) {
+		close(hold[1]);
+		reap(pid, 20000);
+		daemon_stop();
+		bhc_test_skip("seccomp filters are not available here");
+	}
+	ck_assert_int_eq(got[1], want);
+	/* a failed mapping gave its region back at once */
+	ck_assert(wait_leases(pid, want == 0 ? 1 : 0, 5000));
+	close(hold[1]);
+	reap_ok(pid, 20000, "the client");
+	daemon_stop();
+}
+
+/* Linux < 5.14: no MADV_POPULATE_WRITE; the mapping is made again with MAP_POPULATE. */
+START_TEST(test_populate_old_kernel)
+{
+	populate_case(EINVAL, 0);
+}
+END_TEST
+
+/* A page the daemon should have allocated is missing: an error now, not SIGBUS later. */
+START_TEST(test_populate_fails)
+{
+	populate_case(EFAULT, -ENOMEM);
 }
 END_TEST
 
@@ -1432,6 +1563,8 @@ int main(void)
 		add(s, "auto_absent_and_timeout", test_auto_absent_and_timeout);
 		add(s, "hung_daemon", test_hung_daemon);
 		add(s, "limits", test_limits);
+		add(s, "populate_old_kernel", test_populate_old_kernel);
+		add(s, "populate_fails", test_populate_fails);
 		add(s, "many_processes", test_many_processes);
 		add(s, "kill_reclaims", test_kill_reclaims);
 		add(s, "kill_returns_hugepages", test_kill_returns_hugepages);
