@@ -14,14 +14,14 @@
  *  - source_local (source-local.c): the process maps the memory itself,
  *    hugetlb, then THP, then small pages (DESIGN.md section 3).
  *
- *  - the daemon source (client/source-daemon.c, added separately): leases
+ *  - source_daemon (source-daemon.c, over the connection in conn.c): leases
  *    regions from bhc-arenad as sealed memfds.
  *
  * THE DAEMON SEAM. source.c reaches the daemon source only through the
- * pointer `daemon_source` defined at the top of source.c, which is NULL while
- * no daemon source is built. With it NULL, BHC_ARENA_MODE_DAEMON fails with
- * -ECONNREFUSED and BHC_ARENA_MODE_AUTO uses the local source. To plug the
- * daemon in:
+ * pointer `daemon_source` defined at the top of source.c (&source_daemon;
+ * a build without it would set NULL). With it NULL, BHC_ARENA_MODE_DAEMON
+ * fails with -ECONNREFUSED and BHC_ARENA_MODE_AUTO uses the local source.
+ * The daemon is plugged in thus:
  *
  *   1. define `const struct region_source source_daemon = { ... };` in
  *      client/source-daemon.c (declared below) and add the file (and conn.c)
@@ -33,7 +33,10 @@
  *
  * In AUTO mode an error from the daemon source that means "no daemon here"
  * (see source_daemon_unreachable() in source.c) falls back to the local
- * source; any other error (quota, policy) is returned to the caller.
+ * source, as does -EOPNOTSUPP for a backing the request names; any other
+ * error (quota, policy) is returned to the caller. A missing daemon is
+ * remembered for a moment (conn_daemon_absent()), so that AUTO mode does not
+ * try to connect for every arena of a process that has none.
  *
  * FORK. In a child of fork() every inherited arena is forgotten by the child
  * handler in thread.c: for each region it calls the region's source ->forget()
@@ -97,7 +100,7 @@ struct region_source {
 /* source-local.c */
 extern const struct region_source source_local;
 
-/* client/source-daemon.c, once it exists (see THE DAEMON SEAM above). */
+/* source-daemon.c (see THE DAEMON SEAM above) */
 extern const struct region_source source_daemon;
 
 /**
