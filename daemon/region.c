@@ -495,5 +495,9 @@ int region_read_usage(const struct region *region, struct region_usage *usage)
 	usage->high_water = clamp_bytes(hdr.live.high_water, room);
 	usage->n_allocs = hdr.live.n_allocs;
 	usage->n_resets = hdr.live.n_resets;
+	/* what a client's own mapping would have: base + room == top, cursor between */
+	usage->clamped = !usage->header_valid || hdr.live.top < hdr.live.base ||
+			 hdr.live.top - hdr.live.base != room || hdr.live.cursor < hdr.live.base ||
+			 hdr.live.cursor > hdr.live.top || hdr.live.high_water > room;
 	return 0;
 }

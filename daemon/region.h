@@ -70,6 +70,7 @@ struct region_usage {
 	uint64_t high_water; /* within [0, size - header_size] */
 	uint64_t n_allocs;
 	uint64_t n_resets;
+	bool clamped; /* the header was damaged or some value out of range */
 };
 
 /**

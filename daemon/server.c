@@ -175,20 +175,19 @@ void server_stop(struct server *server, const char *why)
 	uring_stop(&server->uring, on_uring_stopped);
 }
 
-static void reload(struct server *server)
+int server_reload(struct server *server, char *err, size_t err_len)
 {
-	char err[CONFIG_ERROR_MAX];
 	struct config *next;
 	int r;
 
 	sd_notify(0, "RELOADING=1");
-	r = config_load(&server->source, &next, NULL, err, sizeof(err));
+	r = config_load(&server->source, &next, NULL, err, err_len);
 	if (r < 0) {
 		log_err("reload failed: %s; keeping the running configuration", err);
 		goto out;
 	}
 	config_keep_restart_only(next, server->config);
-	r = config_validate(next, err, sizeof(err));
+	r = config_validate(next, err, err_len);
 	if (r < 0) {
 		log_err("reload failed: %s (with the settings that need a restart kept); "
 			"keeping the running configuration",
@@ -200,13 +199,16 @@ static void reload(struct server *server)
 	config_free(server->config);
 	server->config = next;
 	r = pool_configure(&server->pool, next);
-	if (r < 0)
-		log_err("reload: cannot apply the warm classes: %s", strerror(-r));
+	if (r < 0) {
+		snprintf(err, err_len, "cannot apply the warm classes: %s", strerror(-r));
+		log_err("reload: %s", err);
+	}
 	server->n_reloads++;
 	log_notice("reloaded the configuration from %s", server->source.path);
 out:
 	sd_notify(0, "READY=1");
 	server_changed(server);
+	return r;
 }
 
 static void on_signal(uv_signal_t *handle, int signum)
@@ -219,8 +221,11 @@ static void on_signal(uv_signal_t *handle, int signum)
 		server_stop(server, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 		break;
 	case SIGHUP:
-		if (!server->stopping)
-			reload(server);
+		if (!server->stopping) {
+			char err[CONFIG_ERROR_MAX];
+
+			server_reload(server, err, sizeof(err));
+		}
 		break;
 	case SIGUSR1:
 		server_log_state(server);

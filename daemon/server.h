@@ -83,6 +83,13 @@ void server_stop(struct server *server, const char *why);
 /** server_free() - free a server whose loop has finished. */
 void server_free(struct server *server);
 
+/**
+ * server_reload() - re-read the configuration (as SIGHUP does) and apply what
+ * can change at run time. Returns 0, or -errno with the reason in @err; on a
+ * configuration that does not load or validate nothing changes.
+ */
+int server_reload(struct server *server, char *err, size_t err_len);
+
 /** server_changed() - the pool or the peers changed: update STATUS= (rate-limited). */
 void server_changed(struct server *server);
 
