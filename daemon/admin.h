@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Admin requests (BHC_ARENA_MSG_ADMIN): a JSON object in, a JSON reply out,
- * sent in chunks of at most BHC_ARENA_ADMIN_CHUNK_MAX bytes. The content of
- * requests and replies is defined by bhc-arenactl; this is the routing and
- * the chunking.
+ * sent in chunks of at most BHC_ARENA_ADMIN_CHUNK_MAX bytes. docs/ADMIN.md
+ * is the contract: the commands (status, clients, regions, snapshot,
+ * pool-set, reload), every field of the replies, and who may do what.
  *
- * To answer, a handler uses admin_send_reply() (or peer_send_error()); both
- * echo the seq of the request being handled (peer->request_seq).
+ * Replies echo the seq of the request being handled (peer->request_seq).
  */
 #ifndef BHC_DAEMON_ADMIN_H
 #define BHC_DAEMON_ADMIN_H
@@ -20,8 +19,9 @@ struct server;
 /**
  * admin_handle() - answer the ADMIN request @json (@len bytes, not
  * NUL-terminated, at least one byte) from @peer, which has said HELLO.
- * Returns 0 once an answer is queued, or -errno, and then the caller
- * answers with ERROR of that errno.
+ * Every request gets an ADMIN_REPLY, errors included (status and an
+ * "error" member). Returns 0 once it is queued, or -errno when no reply
+ * could be built (out of memory), and then the caller answers with ERROR.
  */
 int admin_handle(struct server *server, struct peer *peer, const char *json, size_t len);
 
