@@ -161,7 +161,7 @@ int ctl_parse_warm(const char *s, struct ctl_warm_target *targets, size_t max, s
 		r = ctl_parse_u32(colon + 1, &targets[n].count);
 		if (r < 0)
 			return r;
-		if (targets[n].size == 0)
+		if (targets[n].size == 0 || targets[n].count == 0)
 			return -EINVAL;
 		n++;
 		s += len;

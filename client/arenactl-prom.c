@@ -193,17 +193,16 @@ static const struct {
 	const char *key, *help;
 } counter_help[] = {
 	{ "connections", "Client connections accepted since the daemon started." },
-	{ "admin_sessions", "Admin sessions opened since the daemon started." },
+	{ "connections_refused",
+	  "Connections turned away by max_connections since the daemon started." },
 	{ "grants", "Regions granted to clients since the daemon started." },
-	{ "releases",
-	  "Regions given back by clients (release or disconnect) since the daemon started." },
-	{ "acquire_errors", "Acquire requests answered with an error since the daemon started." },
 	{ "regions_created",
 	  "Regions the daemon created (reserved and pre-faulted) since it started." },
-	{ "regions_dropped", "Regions the daemon dropped since it started." },
+	{ "region_create_failures", "Regions the daemon failed to create since it started." },
+	{ "regions_dropped", "Regions the daemon dropped (released or surplus) since it started." },
 	{ "fallbacks", "Regions created with a weaker backing than hugetlb under policy prefer." },
+	{ "acquires_cancelled", "Regions made for an acquire whose client went away first." },
 	{ "reloads", "Configuration reloads since the daemon started." },
-	{ "protocol_errors", "Messages rejected as malformed since the daemon started." },
 };
 
 static bool metric_word(const char *s)

@@ -343,6 +343,37 @@ static int hugepages_table(FILE *f, const struct ctl_hugepage_pool *pools, int n
 	return r;
 }
 
+/* The counters the daemon reports, in a fixed order; absent ones are left out. */
+static void counters_line(FILE *f, struct json_object *c, const struct ctl_view *v)
+{
+	static const struct {
+		const char *key, *label;
+	} shown[] = {
+		{ "grants", "grants" },
+		{ "regions_created", "regions created" },
+		{ "regions_dropped", "dropped" },
+		{ "region_create_failures", "failed" },
+		{ "fallbacks", "fallbacks" },
+		{ "connections", "connections" },
+		{ "connections_refused", "refused" },
+		{ "reloads", "reloads" },
+	};
+	char buf[LINE_MAX_LEN];
+	size_t i, o;
+	bool any = false;
+
+	o = (size_t)snprintf(buf, sizeof(buf), "since start");
+	for (i = 0; c && i < sizeof(shown) / sizeof(shown[0]) && o < sizeof(buf); i++) {
+		if (!json_object_object_get_ex(c, shown[i].key, NULL))
+			continue;
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s %" PRIu64 " %s", any ? "," : "",
+				      ctl_json_u64(c, shown[i].key, 0), shown[i].label);
+		any = true;
+	}
+	if (any)
+		ctl_emit_line(f, buf, v->width);
+}
+
 int ctl_show_status(FILE *f, struct json_object *reply, const struct ctl_hugepage_pool *pools,
 		    int n_pools, const struct ctl_view *v)
 {
@@ -364,12 +395,7 @@ int ctl_show_status(FILE *f, struct json_object *reply, const struct ctl_hugepag
 	     "clients     %" PRIu64 " connected (%" PRIu64 " users), %" PRIu64 " admin session%s",
 	     ctl_json_u64(s, "clients", 0), ctl_json_u64(s, "users", 0),
 	     ctl_json_u64(s, "admin", 0), ctl_json_u64(s, "admin", 0) == 1 ? "" : "s");
-	if (c)
-		line(f, v,
-		     "since start %" PRIu64 " grants, %" PRIu64 " releases, %" PRIu64
-		     " acquire errors, %" PRIu64 " connections",
-		     ctl_json_u64(c, "grants", 0), ctl_json_u64(c, "releases", 0),
-		     ctl_json_u64(c, "acquire_errors", 0), ctl_json_u64(c, "connections", 0));
+	counters_line(f, c, v);
 	line(f, v, "%s", "");
 	return hugepages_table(f, pools, n_pools, v);
 }
