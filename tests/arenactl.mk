@@ -11,3 +11,10 @@ check_PROGRAMS += tests/lease-holder
 tests_lease_holder_SOURCES = tests/lease-holder.c
 tests_lease_holder_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
 tests_lease_holder_LDADD = $(JSONC_LIBS)
+
+# Every command against a real daemon.
+check_PROGRAMS += tests/check_arenactl
+TESTS += tests/check_arenactl
+tests_check_arenactl_SOURCES = tests/check_arenactl.c
+tests_check_arenactl_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS)
+tests_check_arenactl_LDADD = client/libarenactl.la tests/libbhc-test.la $(CHECK_LIBS) $(JSONC_LIBS)

@@ -88,8 +88,7 @@ START_TEST(test_parse_warm)
 	ck_assert_uint_eq(t[1].count, 2);
 	ck_assert_int_eq(ctl_parse_warm("none", t, 4, &n), 0);
 	ck_assert_uint_eq(n, 0);
-	ck_assert_int_eq(ctl_parse_warm("16M:0", t, 4, &n), 0);
-	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(ctl_parse_warm("16M:0", t, 4, &n), -EINVAL);
 	ck_assert_int_eq(ctl_parse_warm("16M", t, 4, &n), -EINVAL);
 	ck_assert_int_eq(ctl_parse_warm("16M:4,", t, 4, &n), -EINVAL);
 	ck_assert_int_eq(ctl_parse_warm(",16M:4", t, 4, &n), -EINVAL);
@@ -250,7 +249,7 @@ static const char snapshot_json[] =
 	"\"leased\":{\"regions\":1,\"bytes\":16777216,\"used\":16773120,\"high_water\":16773120},"
 	"\"warm\":{\"regions\":0,\"bytes\":0}}],"
 	"\"sessions\":{\"clients\":2,\"admin\":1,\"users\":2},"
-	"\"counters\":{\"grants\":9,\"releases\":7,\"Bad-Name\":3,\"connections\":4},"
+	"\"counters\":{\"grants\":9,\"regions_dropped\":7,\"Bad-Name\":3,\"connections\":4},"
 	"\"clients\":[{\"id\":3,\"pid\":4242,\"uid\":0,\"comm\":\"prog\\u001b[2J\",\"tag\":"
 	"\"job\\\"4711\\\\x\",\"regions\":1,\"leased\":16777216,\"used\":1000,"
 	"\"high_water\":5000,\"connected\":1699999000,\"age\":1000,\"header_invalid\":0},"

@@ -12,7 +12,7 @@
  *
  *   lease-holder [--socket PATH] [--tag TAG] [--regions N] [--size BYTES]
  *                [--used BYTES] [--allocs N] [--resets N] [--high-water BYTES]
- *                [--no-huge] [--scribble]
+ *                [--no-huge] [--scribble] [--die-with-parent]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +47,7 @@ struct opts {
 	const char *socket, *tag;
 	unsigned long n_regions;
 	uint64_t size, used, allocs, resets, high_water;
-	bool high_water_set, no_huge, scribble;
+	bool high_water_set, no_huge, scribble, die_with_parent;
 };
 
 static struct held held[MAX_REGIONS];
@@ -315,6 +315,7 @@ int main(int argc, char **argv)
 		{ "high-water", required_argument, NULL, 'h' },
 		{ "no-huge", no_argument, NULL, 'H' },
 		{ "scribble", no_argument, NULL, 'x' },
+		{ "die-with-parent", no_argument, NULL, 'D' },
 		{},
 	};
 	struct opts o = { .socket = getenv("BHC_ARENA_SOCKET"), .n_regions = 1, .size = 16u << 20 };
@@ -355,6 +356,9 @@ int main(int argc, char **argv)
 		case 'x':
 			o.scribble = true;
 			break;
+		case 'D':
+			o.die_with_parent = true;
+			break;
 		default:
 			die("usage: see the comment at the top of tests/lease-holder.c");
 		}
@@ -362,15 +366,14 @@ int main(int argc, char **argv)
 	if (!o.socket || o.n_regions > MAX_REGIONS)
 		die("need --socket (or BHC_ARENA_SOCKET) and at most %d regions", MAX_REGIONS);
 	/* never outlive the test that started us */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (o.die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() == 1))
+		return 1;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	if (getppid() == 1)
-		return 1;
 
 	sock = session(&o, &client_id);
 	for (n_held = 0; n_held < o.n_regions; n_held++) {
