@@ -46,6 +46,8 @@ struct reply {
 /* The process's connection; every field under conn_lock. */
 struct conn {
 	int fd; /* -1: not connected */
+	dev_t dev; /* of the socket, to notice an fd closed (and reused) behind our back */
+	ino_t ino;
 	uint64_t generation; /* bumped by every connection made (and by fork) */
 	uint32_t seq; /* of the last request sent */
 	struct bhc_arena_msg_welcome welcome; /* of the current connection */
@@ -154,6 +156,24 @@ static void conn_close_locked(void)
 {
 	if (conn.fd >= 0)
 		close(conn.fd);
+	conn.fd = -1;
+}
+
+/*
+ * Is conn.fd still our socket? A program may close descriptors it does not
+ * own (a daemon closing everything after fork(), say); then the number may
+ * name some other file by now. If so the connection is gone (and its leases
+ * with it) and the descriptor is not ours to close.
+ */
+static void conn_check_locked(void)
+{
+	struct stat st;
+
+	if (conn.fd < 0)
+		return;
+	if (fstat(conn.fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == conn.dev &&
+	    st.st_ino == conn.ino)
+		return;
 	conn.fd = -1;
 }
 
@@ -327,6 +347,7 @@ static int conn_connect_locked(void)
 	unsigned int timeout = timeout_ms();
 	struct timeval tv = { .tv_sec = timeout / 1000, .tv_usec = (timeout % 1000) * 1000 };
 	struct reply rep;
+	struct stat st;
 	int r;
 
 	r = socket_path(sa.sun_path, sizeof(sa.sun_path));
@@ -335,6 +356,12 @@ static int conn_connect_locked(void)
 	conn.fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (conn.fd < 0)
 		return -errno;
+	if (fstat(conn.fd, &st) < 0) {
+		r = -errno;
+		goto out_close;
+	}
+	conn.dev = st.st_dev;
+	conn.ino = st.st_ino;
 	/* bounds connect() on a full backlog and send() on a full buffer */
 	if (setsockopt(conn.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
 		r = -errno;
@@ -453,6 +480,7 @@ static int conn_acquire_locked(uint64_t size, uint32_t flags, uint32_t page_shif
 	struct reply rep;
 	int r;
 
+	conn_check_locked();
 	if (conn.fd < 0) {
 		r = conn_connect_locked();
 		if (r < 0)
@@ -513,6 +541,7 @@ int conn_release(uint64_t region_id, uint64_t generation)
 	int r = 0;
 
 	pthread_mutex_lock(&conn_lock);
+	conn_check_locked();
 	if (conn.fd >= 0 && generation == conn.generation) {
 		r = conn_release_locked(region_id);
 		if (conn_lost(r)) {

@@ -9,6 +9,7 @@
  * the live usage it reads from each region's header).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -663,6 +664,73 @@ START_TEST(test_hung_daemon)
 	bhc_arena_free(a);
 	bhc_arena_free(c);
 	ck_assert(wait_leases(getpid(), 0, 5000));
+	daemon_stop();
+}
+END_TEST
+
+/* --- the program closes the library's socket ------------------------------------------- */
+
+/* The one socket this process has open, or -1. */
+static int find_socket_fd(void)
+{
+	char path[64], target[64];
+	int fd, found = -1;
+	ssize_t n;
+
+	for (fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n < 0)
+			continue;
+		target[n] = '\0';
+		if (!strncmp(target, "socket:", 7)) {
+			if (found >= 0)
+				return -1;
+			found = fd;
+		}
+	}
+	return found;
+}
+
+/*
+ * A program that closes descriptors it does not own (and reuses the number)
+ * loses the connection; the library notices, writes nothing to whatever the
+ * number names now, and connects again. (Arenas held across that are lost:
+ * their leases ended with the connection, so none is held here.)
+ */
+static int stolen_fd_child(void *arg)
+{
+	struct bhc_arena *a, *b;
+	int sock, p[2], r;
+	char c;
+
+	(void)arg;
+	r = bhc_arena_new(1 * MiB, &a);
+	if (r < 0)
+		child_fail(2, "bhc_arena_new: %s", strerror(-r));
+	bhc_arena_free(a);
+	sock = find_socket_fd();
+	if (sock < 0)
+		child_fail(3, "cannot find the library's socket");
+	if (pipe2(p, O_NONBLOCK) < 0 || dup2(p[1], sock) < 0)
+		child_fail(4, "pipe/dup2");
+	r = bhc_arena_new(1 * MiB, &b);
+	if (r < 0)
+		child_fail(5, "bhc_arena_new after the socket was taken: %s", strerror(-r));
+	bhc_arena_free(b);
+	if (read(p[0], &c, 1) != -1 || errno != EAGAIN)
+		child_fail(6, "the library wrote into a descriptor that is not its socket");
+	return 0;
+}
+
+START_TEST(test_stolen_fd)
+{
+	pid_t pid;
+
+	daemon_start(config_off);
+	pid = spawn(stolen_fd_child, NULL);
+	reap_ok(pid, 20000, "the client");
+	ck_assert_int_eq(n_connections(pid), 2);
 	daemon_stop();
 }
 END_TEST
@@ -1563,6 +1631,7 @@ int main(void)
 		add(s, "auto_absent_and_timeout", test_auto_absent_and_timeout);
 		add(s, "hung_daemon", test_hung_daemon);
 		add(s, "limits", test_limits);
+		add(s, "stolen_fd", test_stolen_fd);
 		add(s, "populate_old_kernel", test_populate_old_kernel);
 		add(s, "populate_fails", test_populate_fails);
 		add(s, "many_processes", test_many_processes);
