@@ -18,6 +18,11 @@
 #define SETTLE_IDLE_MS 50
 /* Spare hugepages on top of the computed need: a probe region, rounding. */
 #define HUGE_SPARE 8
+/*
+ * And room for one more of the largest working sets: other processes on the
+ * machine (a test's daemon, say) may take free hugepages meanwhile.
+ */
+#define HUGE_SPARE_LARGEST 1
 
 static const char *const kind_names[MEM_N_KINDS] = {
 	[MEM_DAEMON] = "daemon",
@@ -167,7 +172,8 @@ int mem_setup_init(struct mem_setup *ms, const struct bench_opts *opts, const si
 		return r;
 
 	/* The daemon: a leased and a warm region per class; local: one at a time. */
-	n_huge = (unsigned long)((2 * sum + max) / HUGE_SIZE) + HUGE_SPARE;
+	n_huge = (unsigned long)((2 * sum + (1 + HUGE_SPARE_LARGEST) * max) / HUGE_SIZE) +
+		 HUGE_SPARE;
 	bench_hugepages_reserve(HUGE_KB, n_huge, &ms->hp);
 	printf("hugepages:   %lu of 2 MiB wanted: %s%s\n", n_huge, ms->hp.ok ? "free" : ms->hp.why,
 	       ms->hp.raised ? " (nr_hugepages raised for this run, restored at exit)" : "");
