@@ -365,6 +365,25 @@ static struct bhc_arena *daemon_arena(size_t capacity, struct bhc_arena_stats *s
 	return arena;
 }
 
+/* Descriptors of this process whose target starts with @prefix ("socket:", "/memfd:"). */
+static int count_fds(const char *prefix)
+{
+	char path[64], target[256];
+	int fd, n = 0;
+	ssize_t len;
+
+	for (fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len < 0)
+			continue;
+		target[len] = '\0';
+		if (!strncmp(target, prefix, strlen(prefix)))
+			n++;
+	}
+	return n;
+}
+
 /* --- one arena, seen from both sides ------------------------------------------------ */
 
 START_TEST(test_daemon_arena)
@@ -392,6 +411,9 @@ START_TEST(test_daemon_arena)
 		      st.backing_name, line);
 	ck_assert_int_ne(st.backing, BHC_ARENA_BACKING_HUGETLB);
 	ck_assert_int_eq(n_connections(getpid()), 1);
+	/* the memfd was closed once mapped; the connection is one socket */
+	ck_assert_int_eq(count_fds("/memfd:"), 0);
+	ck_assert_int_eq(count_fds("socket:"), 1);
 
 	/* the header the daemon wrote before sealing */
 	info = test_region_info(a);
