@@ -53,7 +53,7 @@ static bool header_matches(const void *addr, const struct conn_grant *g)
 }
 
 /*
- * Map @len bytes of @fd (at @addr if not NULL) and mark the mapping
+ * Map @len bytes of @fd (at @hint, with MAP_FIXED in @flags) and mark the mapping
  * MADV_DONTFORK, under the fork lock: no child of fork() can inherit the
  * shared mapping before it is marked.
  */
