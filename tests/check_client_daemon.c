@@ -1075,7 +1075,8 @@ START_TEST(test_kill_returns_hugepages)
 
 	hugepages_for_test(3);
 	daemon_start(config);
-	baseline = bhc_test_hugepages_free(2048);
+	/* again, right before: other processes may have taken some meanwhile */
+	baseline = hugepages_for_test(3);
 	ck_assert_int_ge(baseline, 3);
 	pid = holder_start(3, CAP_2M);
 	during = bhc_test_hugepages_free(2048);
@@ -1152,6 +1153,8 @@ START_TEST(test_fresh_region_zero)
 	ck_assert(wait_disconnect(pid, 10000) == 0);
 
 	ctx.fill = false;
+	if (huge)
+		ck_assert_int_eq(bhc_test_hugepages_reserve(2048, 1, why, sizeof(why)), 0);
 	pid = spawn(fresh_child, &ctx);
 	reap_ok(pid, 20000, "the client that checks");
 	ck_assert(read_full(report[0], &st2, sizeof(st2), 1000));
@@ -1215,26 +1218,6 @@ static int exhaust_child(void *arg)
 	return 0;
 }
 
-static void exhaust(const char *policy, int n_max, struct exhaust_report *rep)
-{
-	struct exhaust_ctx ctx = { n_max, -1 };
-	char config[128];
-	int report[2];
-	pid_t pid;
-
-	snprintf(config, sizeof(config), "[pool]\nhugepages = %s\nwarm = none\n", policy);
-	daemon_start(config);
-	ck_assert_int_eq(pipe(report), 0);
-	ctx.report_w = report[1];
-	pid = spawn(exhaust_child, &ctx);
-	/* it exits normally: nothing it was given raised SIGBUS */
-	reap_ok(pid, 60000, "the client");
-	ck_assert(read_full(report[0], rep, sizeof(*rep), 1000));
-	close(report[0]);
-	close(report[1]);
-	daemon_stop();
-}
-
 static long read_sys_long(const char *path)
 {
 	FILE *f = fopen(path, "re");
@@ -1272,14 +1255,44 @@ static int exhaust_bound(void)
 	return (int)n_pages + 2;
 }
 
+/*
+ * A daemon with hugepage policy @policy and a client that asks for arenas
+ * until one fails or it has @n_max (0: enough to run the pool dry, after
+ * making sure @n_free pages are free); returns what it asked for at most.
+ */
+static int exhaust(const char *policy, unsigned long n_free, int n_max, struct exhaust_report *rep)
+{
+	struct exhaust_ctx ctx;
+	char config[128];
+	int report[2];
+	pid_t pid;
+
+	snprintf(config, sizeof(config), "[pool]\nhugepages = %s\nwarm = none\n", policy);
+	daemon_start(config);
+	if (n_free)
+		hugepages_for_test(n_free);
+	if (!n_max)
+		n_max = exhaust_bound();
+	ctx = (struct exhaust_ctx){ n_max, -1 };
+	ck_assert_int_eq(pipe(report), 0);
+	ctx.report_w = report[1];
+	pid = spawn(exhaust_child, &ctx);
+	/* it exits normally: nothing it was given raised SIGBUS */
+	reap_ok(pid, 60000, "the client");
+	ck_assert(read_full(report[0], rep, sizeof(*rep), 1000));
+	close(report[0]);
+	close(report[1]);
+	daemon_stop();
+	return n_max;
+}
+
 START_TEST(test_exhaust_require)
 {
 	struct exhaust_report rep;
 	int i, n_max;
 
 	hugepages_for_test(4);
-	n_max = exhaust_bound();
-	exhaust("require", n_max, &rep);
+	n_max = exhaust("require", 4, 0, &rep);
 	/* the documented answer: ENOMEM (the daemon's text names vm.nr_hugepages) */
 	ck_assert_int_eq(rep.err, -ENOMEM);
 	ck_assert_int_ge(rep.n_ok, 1);
@@ -1295,8 +1308,7 @@ START_TEST(test_exhaust_prefer)
 	int i, n_max, n_huge = 0;
 
 	hugepages_for_test(4);
-	n_max = exhaust_bound();
-	exhaust("prefer", n_max, &rep);
+	n_max = exhaust("prefer", 4, 0, &rep);
 	ck_assert_int_eq(rep.err, 0);
 	ck_assert_int_eq(rep.n_ok, n_max);
 	for (i = 0; i < rep.n_ok; i++) {
@@ -1319,7 +1331,7 @@ START_TEST(test_exhaust_off)
 	struct exhaust_report rep;
 	int i;
 
-	exhaust("off", 6, &rep);
+	exhaust("off", 0, 6, &rep);
 	ck_assert_int_eq(rep.err, 0);
 	ck_assert_int_eq(rep.n_ok, 6);
 	for (i = 0; i < rep.n_ok; i++)
