@@ -19,7 +19,6 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -930,9 +929,11 @@ static int parse_warm(struct reply *rep, struct json_object *arr, uint64_t page,
 		warm[i].target = (unsigned int)c;
 		for (j = 0; j < i; j++) {
 			if (warm[j].size == warm[i].size) {
+				uint64_t twice = warm[i].size;
+
 				free(warm);
 				return fail(rep, EINVAL, "warm size %" PRIu64 " is listed twice",
-					    warm[i].size);
+					    twice);
 			}
 		}
 	}
@@ -942,11 +943,37 @@ static int parse_warm(struct reply *rep, struct json_object *arr, uint64_t page,
 	return 0;
 }
 
-/* The reloadable settings, to tell what a change changed. */
+/* The reloadable numeric settings, to tell what a change changed. */
+enum {
+	S_TOTAL,
+	S_MAX_REGION_SIZE,
+	S_CONNECTION_BYTES,
+	S_CONNECTION_REGIONS,
+	S_UID_BYTES,
+	S_UID_REGIONS,
+	S_MAX_CONNECTIONS,
+	S_HANDSHAKE_TIMEOUT,
+	S_STALL_TIMEOUT,
+	S_N,
+};
+
+static const struct {
+	const char *name;
+	bool size; /* shown as a size, else as a number */
+} setting_names[S_N] = {
+	[S_TOTAL] = { "total", true },
+	[S_MAX_REGION_SIZE] = { "max_region_size", true },
+	[S_CONNECTION_BYTES] = { "per_connection_bytes", true },
+	[S_CONNECTION_REGIONS] = { "per_connection_regions", false },
+	[S_UID_BYTES] = { "per_uid_bytes", true },
+	[S_UID_REGIONS] = { "per_uid_regions", false },
+	[S_MAX_CONNECTIONS] = { "max_connections", false },
+	[S_HANDSHAKE_TIMEOUT] = { "handshake_timeout_ms", false },
+	[S_STALL_TIMEOUT] = { "stall_timeout_ms", false },
+};
+
 struct settings {
-	uint64_t total, max_region_size;
-	uint64_t per_connection_bytes, per_connection_regions, per_uid_bytes, per_uid_regions;
-	uint64_t max_connections, handshake_timeout_ms, stall_timeout_ms;
+	uint64_t num[S_N];
 	int log_level;
 	char admin_group[64];
 	char warm[512];
@@ -969,15 +996,15 @@ static void format_warm(const struct config *cfg, char *buf, size_t len)
 static void settings_of(const struct config *cfg, struct settings *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->total = cfg->total;
-	s->max_region_size = cfg->max_region_size;
-	s->per_connection_bytes = cfg->per_connection_bytes;
-	s->per_connection_regions = cfg->per_connection_regions;
-	s->per_uid_bytes = cfg->per_uid_bytes;
-	s->per_uid_regions = cfg->per_uid_regions;
-	s->max_connections = cfg->max_connections;
-	s->handshake_timeout_ms = cfg->handshake_timeout_ms;
-	s->stall_timeout_ms = cfg->stall_timeout_ms;
+	s->num[S_TOTAL] = cfg->total;
+	s->num[S_MAX_REGION_SIZE] = cfg->max_region_size;
+	s->num[S_CONNECTION_BYTES] = cfg->per_connection_bytes;
+	s->num[S_CONNECTION_REGIONS] = cfg->per_connection_regions;
+	s->num[S_UID_BYTES] = cfg->per_uid_bytes;
+	s->num[S_UID_REGIONS] = cfg->per_uid_regions;
+	s->num[S_MAX_CONNECTIONS] = cfg->max_connections;
+	s->num[S_HANDSHAKE_TIMEOUT] = cfg->handshake_timeout_ms;
+	s->num[S_STALL_TIMEOUT] = cfg->stall_timeout_ms;
 	s->log_level = cfg->log_level;
 	snprintf(s->admin_group, sizeof(s->admin_group), "%s",
 		 cfg->admin_group ? cfg->admin_group : "");
@@ -988,38 +1015,21 @@ static void settings_of(const struct config *cfg, struct settings *s)
 static void add_changes(struct reply *rep, struct json_object *arr, const struct settings *a,
 			const struct settings *b, const char *who)
 {
-	static const struct {
-		const char *name;
-		size_t offset;
-		bool size;
-	} nums[] = {
-		{ "total", offsetof(struct settings, total), true },
-		{ "max_region_size", offsetof(struct settings, max_region_size), true },
-		{ "per_connection_bytes", offsetof(struct settings, per_connection_bytes), true },
-		{ "per_connection_regions", offsetof(struct settings, per_connection_regions),
-		  false },
-		{ "per_uid_bytes", offsetof(struct settings, per_uid_bytes), true },
-		{ "per_uid_regions", offsetof(struct settings, per_uid_regions), false },
-		{ "max_connections", offsetof(struct settings, max_connections), false },
-		{ "handshake_timeout_ms", offsetof(struct settings, handshake_timeout_ms), false },
-		{ "stall_timeout_ms", offsetof(struct settings, stall_timeout_ms), false },
-	};
 	char line[1200], x[32], y[32];
 	size_t i;
 
-	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
-		uint64_t va = *(const uint64_t *)((const char *)a + nums[i].offset);
-		uint64_t vb = *(const uint64_t *)((const char *)b + nums[i].offset);
+	for (i = 0; i < S_N; i++) {
+		uint64_t va = a->num[i], vb = b->num[i];
 
 		if (va == vb)
 			continue;
-		if (nums[i].size)
-			snprintf(line, sizeof(line), "%s: %s -> %s", nums[i].name,
+		if (setting_names[i].size)
+			snprintf(line, sizeof(line), "%s: %s -> %s", setting_names[i].name,
 				 config_format_size(va, x, sizeof(x)),
 				 config_format_size(vb, y, sizeof(y)));
 		else
-			snprintf(line, sizeof(line), "%s: %" PRIu64 " -> %" PRIu64, nums[i].name,
-				 va, vb);
+			snprintf(line, sizeof(line), "%s: %" PRIu64 " -> %" PRIu64,
+				 setting_names[i].name, va, vb);
 		append_str(rep, arr, line);
 		log_notice("%s: %s", who, line);
 	}
