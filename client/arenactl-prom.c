@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,9 +110,11 @@ static void backing_family(FILE *f, struct json_object *backings, const char *na
 
 /* --- per tag ------------------------------------------------------------------- */
 
+enum { T_CLIENTS, T_REGIONS, T_LEASED, T_USED, T_HIGH_WATER, T_N };
+
 struct tag_usage {
 	const char *tag;
-	uint64_t clients, regions, leased, used, high_water;
+	uint64_t v[T_N];
 };
 
 static int cmp_tag(const void *a, const void *b)
@@ -139,7 +140,7 @@ static int tag_usage(struct json_object *clients, struct json_object *regions,
 		struct json_object *c = json_object_array_get_idx(clients, i);
 
 		u[n].tag = ctl_json_str(c, "tag", "");
-		u[n++].clients = 1;
+		u[n++].v[T_CLIENTS] = 1;
 	}
 	for (i = 0; i < n_r; i++) {
 		struct json_object *r = json_object_array_get_idx(regions, i);
@@ -147,21 +148,20 @@ static int tag_usage(struct json_object *clients, struct json_object *regions,
 		if (strcmp(ctl_json_str(r, "state", "leased"), "leased"))
 			continue;
 		u[n].tag = ctl_json_str(r, "tag", "");
-		u[n].regions = 1;
-		u[n].leased = ctl_json_u64(r, "size", 0);
-		u[n].used = ctl_json_u64(r, "used", 0);
-		u[n++].high_water = ctl_json_u64(r, "high_water", 0);
+		u[n].v[T_REGIONS] = 1;
+		u[n].v[T_LEASED] = ctl_json_u64(r, "size", 0);
+		u[n].v[T_USED] = ctl_json_u64(r, "used", 0);
+		u[n++].v[T_HIGH_WATER] = ctl_json_u64(r, "high_water", 0);
 	}
 	qsort(u, n, sizeof(*u), cmp_tag);
 	for (i = 0; i < n; i++) {
 		struct tag_usage *last = o ? &u[o - 1] : NULL;
 
 		if (last && !strcmp(last->tag, u[i].tag)) {
-			last->clients += u[i].clients;
-			last->regions += u[i].regions;
-			last->leased += u[i].leased;
-			last->used += u[i].used;
-			last->high_water += u[i].high_water;
+			size_t k;
+
+			for (k = 0; k < T_N; k++)
+				last->v[k] += u[i].v[k];
 		} else {
 			u[o++] = u[i];
 		}
@@ -172,7 +172,7 @@ static int tag_usage(struct json_object *clients, struct json_object *regions,
 }
 
 static void tag_family(FILE *f, const struct tag_usage *u, size_t n, const char *name,
-		       const char *help, size_t field)
+		       const char *help, unsigned int field)
 {
 	size_t i;
 
@@ -180,10 +180,9 @@ static void tag_family(FILE *f, const struct tag_usage *u, size_t n, const char 
 		return;
 	head(f, name, "gauge", help);
 	for (i = 0; i < n; i++) {
-		const uint64_t *v = (const uint64_t *)((const char *)&u[i] + field);
 		struct label l = { "tag", u[i].tag };
 
-		sample(f, name, &l, 1, *v);
+		sample(f, name, &l, 1, u[i].v[field]);
 	}
 }
 
@@ -372,17 +371,15 @@ static int snapshot_metrics(FILE *f, struct json_object *snap)
 	if (r < 0)
 		return r;
 	tag_family(f, tags, n_tags, "bhc_arena_tag_clients", "Connected clients per tag (job id).",
-		   offsetof(struct tag_usage, clients));
+		   T_CLIENTS);
 	tag_family(f, tags, n_tags, "bhc_arena_tag_regions", "Leased regions per tag (job id).",
-		   offsetof(struct tag_usage, regions));
+		   T_REGIONS);
 	tag_family(f, tags, n_tags, "bhc_arena_tag_leased_bytes",
-		   "Bytes of leased regions per tag (job id).", offsetof(struct tag_usage, leased));
+		   "Bytes of leased regions per tag (job id).", T_LEASED);
 	tag_family(f, tags, n_tags, "bhc_arena_tag_used_bytes",
-		   "Bytes allocated in leased regions per tag (job id), live.",
-		   offsetof(struct tag_usage, used));
+		   "Bytes allocated in leased regions per tag (job id), live.", T_USED);
 	tag_family(f, tags, n_tags, "bhc_arena_tag_high_water_bytes",
-		   "Sum of the regions' high-water marks per tag (job id).",
-		   offsetof(struct tag_usage, high_water));
+		   "Sum of the regions' high-water marks per tag (job id).", T_HIGH_WATER);
 	free(tags);
 	counters(f, ctl_json_object(snap, "counters"));
 	return 0;

@@ -1384,7 +1384,7 @@ START_TEST(test_many_regions)
 }
 END_TEST
 
-#define ADD(s, fn, timeout) add_test((s), #fn + 5, fn, timeout)
+#define ADD(s, fn, timeout) add_test((s), &(#fn)[5], fn, timeout)
 
 static void add_test(Suite *s, const char *name, const TTest *fn, int timeout)
 {

@@ -516,7 +516,7 @@ START_TEST(test_socket_path)
 }
 END_TEST
 
-#define ADD(s, fn) add_test((s), #fn + 5, fn)
+#define ADD(s, fn) add_test((s), &(#fn)[5], fn)
 
 static void add_test(Suite *s, const char *name, const TTest *fn)
 {
