@@ -503,6 +503,24 @@ static int cmd_pool(struct ctl *ctl)
 	return r ?: finish(stdout);
 }
 
+/* The "changes" of a pool-set or reload reply, one per line. */
+static void print_changes(struct json_object *reply)
+{
+	struct json_object *msgs = ctl_json_array(reply, "changes");
+	size_t i, n = msgs ? json_object_array_length(msgs) : 0;
+	char text[512];
+
+	if (!n)
+		printf("nothing changed\n");
+	for (i = 0; i < n; i++) {
+		struct json_object *m = json_object_array_get_idx(msgs, i);
+
+		if (json_object_is_type(m, json_type_string))
+			printf("changed  %s\n",
+			       ctl_sanitize(json_object_get_string(m), text, sizeof(text)));
+	}
+}
+
 static struct json_object *pool_set_request(const struct ctl *ctl, int *exitp)
 {
 	struct ctl_warm_target targets[CTL_WARM_MAX];
@@ -584,6 +602,7 @@ static int cmd_pool_set(struct ctl *ctl)
 	if (ctl->json) {
 		r = print_json(reply);
 	} else {
+		print_changes(reply);
 		view_of(ctl, &v);
 		r = ctl_show_pool(stdout, reply, &v) < 0 ? CTL_EXIT_DAEMON : 0;
 	}
@@ -593,9 +612,8 @@ static int cmd_pool_set(struct ctl *ctl)
 
 static int cmd_reload(struct ctl *ctl)
 {
-	struct json_object *reply, *msgs;
+	struct json_object *reply;
 	char text[512];
-	size_t i, n;
 	int r;
 
 	r = call(ctl, request("reload"), "reload", &reply);
@@ -607,15 +625,7 @@ static int cmd_reload(struct ctl *ctl)
 		ctl_sanitize(ctl_json_str(reply, "config_file", "(built-in defaults)"), text,
 			     sizeof(text));
 		printf("bhc-arenad reloaded its configuration from %s\n", text);
-		msgs = ctl_json_array(reply, "changes");
-		n = msgs ? json_object_array_length(msgs) : 0;
-		for (i = 0; i < n; i++) {
-			struct json_object *m = json_object_array_get_idx(msgs, i);
-
-			if (json_object_is_type(m, json_type_string))
-				printf("  %s\n",
-				       ctl_sanitize(json_object_get_string(m), text, sizeof(text)));
-		}
+		print_changes(reply);
 	}
 	json_object_put(reply);
 	return r ?: finish(stdout);

@@ -25,4 +25,4 @@ arenactlcompletion_DATA = client/completion/bhc-arenactl
 client/completion/bhc-arenactl: $(srcdir)/client/bhc-arenactl.bash-completion
 	$(AM_V_GEN)$(MKDIR_P) client/completion && cp $(srcdir)/client/bhc-arenactl.bash-completion $@
 CLEANFILES += client/completion/bhc-arenactl
-EXTRA_DIST += client/bhc-arenactl.bash-completion docs/ADMIN.md
+EXTRA_DIST += client/bhc-arenactl.bash-completion docs/ADMIN.md docs/arenactl-session.txt

@@ -18,3 +18,6 @@ TESTS += tests/check_arenactl
 tests_check_arenactl_SOURCES = tests/check_arenactl.c
 tests_check_arenactl_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS)
 tests_check_arenactl_LDADD = client/libarenactl.la tests/libbhc-test.la $(CHECK_LIBS) $(JSONC_LIBS)
+
+# Regenerates docs/arenactl-session.txt (root; not a test).
+EXTRA_DIST += tests/arenactl-session.sh
