@@ -21,3 +21,7 @@ tests_check_arenactl_LDADD = client/libarenactl.la tests/libbhc-test.la $(CHECK_
 
 # Regenerates docs/arenactl-session.txt (root; not a test).
 EXTRA_DIST += tests/arenactl-session.sh
+
+# The bash completion (skips without bash-completion).
+TESTS += tests/arenactl-completion.sh
+EXTRA_DIST += tests/arenactl-completion.sh

@@ -1164,6 +1164,29 @@ START_TEST(test_watch)
 	}
 	ck_assert_uint_eq(n, 3);
 	run_free(&r);
+
+	/* on a terminal: the screen is redrawn, q and Ctrl-C end it long before the interval */
+	if (system("command -v script >/dev/null 2>&1") == 0) {
+		static const char *const keys[] = { "q", "\\003" };
+		size_t k;
+
+		for (k = 0; k < 2; k++) {
+			char cmd[1024];
+			const char *argv[] = { "sh", "-c", cmd, NULL };
+			int64_t start = now_ms();
+
+			snprintf(cmd, sizeof(cmd),
+				 "(sleep 0.5; printf '%s') | script -qec '%s --socket %s watch "
+				 "--interval 60' /dev/null",
+				 keys[k], env_path("BHC_ARENACTL"), d.sock);
+			run_argv(&r, argv, NULL, NULL);
+			ck_assert_msg(r.status == 0, "watch on a pty: %d %s", r.status, r.err);
+			ck_assert_ptr_nonnull(strstr(r.out, "\033[H\033[2J"));
+			ck_assert_ptr_nonnull(strstr(r.out, "job-w"));
+			ck_assert_int_lt(now_ms() - start, 30000);
+			run_free(&r);
+		}
+	}
 	holder_stop(&a);
 	daemon_stop(&d);
 
