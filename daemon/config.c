@@ -522,6 +522,19 @@ int config_validate(const struct config *cfg, char *err, size_t err_len)
 	if (strlen(cfg->socket) >= sizeof(((struct sockaddr_un *)NULL)->sun_path))
 		return fail(err, err_len, "[daemon] socket path is longer than %zu bytes",
 			    sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
+	/*
+	 * A group name's characters only: anything else (a leading ';' in
+	 * particular, which an INI reader takes for a comment) would not read
+	 * back from what --check-config prints (found by fuzz/fuzz-config).
+	 */
+	if (cfg->admin_group &&
+	    cfg->admin_group[strspn(cfg->admin_group, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+						      "abcdefghijklmnopqrstuvwxyz"
+						      "0123456789._-$")] != '\0')
+		return fail(err, err_len,
+			    "[daemon] admin_group '%s' is not a group name (letters, digits, "
+			    "'.', '_', '-', '$')",
+			    cfg->admin_group);
 	if (cfg->max_region_size % page)
 		return fail(err, err_len,
 			    "[pool] max_region_size %s is not a multiple of page_size %s",

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "log.h"
+#include "../daemon/config.h"
+#include "../daemon/log.h"
 
 #define CHECK(cond)              \
 	do {                     \

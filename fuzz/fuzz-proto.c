@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto.h"
+#include "../daemon/proto.h"
 
 #define CHECK(cond)              \
 	do {                     \

@@ -7,3 +7,4 @@ tests_libbhc_test_la_LIBADD = $(CHECK_LIBS)
 include tests/client.mk
 include tests/daemon.mk
 include tests/arenactl.mk
+include tests/reliability.mk

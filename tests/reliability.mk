@@ -1,0 +1,32 @@
+# Reliability: hostile input, floods, descriptor and hugepage exhaustion,
+# memory pressure, a daemon killed under its clients, fork storms
+# (tests/check_reliability.c), all against a real bhc-arenad; and the soak
+# program that scripts/soak.sh runs for minutes (not part of make check).
+check_PROGRAMS += tests/check_reliability
+TESTS += tests/check_reliability
+tests_check_reliability_SOURCES = tests/check_reliability.c
+tests_check_reliability_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_reliability_LDFLAGS = -no-install
+tests_check_reliability_LDADD = client/libbhc-arena.la tests/libbhc-test-daemon.la \
+	tests/libbhc-test.la $(CHECK_LIBS)
+
+# The fuzz targets on their checked-in corpora (crash reproducers included),
+# without libFuzzer, under whatever compiler and sanitizer make check uses.
+FUZZ_CORPUS_TESTS = tests/check_fuzz_proto tests/check_fuzz_config
+check_PROGRAMS += $(FUZZ_CORPUS_TESTS)
+TESTS += $(FUZZ_CORPUS_TESTS)
+fuzz_corpus_cppflags = $(AM_CPPFLAGS)
+fuzz_corpus_cflags = $(AM_CFLAGS) $(CHECK_CFLAGS) $(INIH_CFLAGS)
+fuzz_corpus_libs = tests/libbhc-test.la $(CHECK_LIBS) $(INIH_LIBS)
+
+tests_check_fuzz_proto_SOURCES = tests/check_reliability_corpus.c fuzz/fuzz-proto.c \
+	daemon/proto.c daemon/config.c daemon/log.c
+tests_check_fuzz_proto_CPPFLAGS = $(fuzz_corpus_cppflags) -DFUZZ_TARGET='"proto"'
+tests_check_fuzz_proto_CFLAGS = $(fuzz_corpus_cflags)
+tests_check_fuzz_proto_LDADD = $(fuzz_corpus_libs)
+
+tests_check_fuzz_config_SOURCES = tests/check_reliability_corpus.c fuzz/fuzz-config.c \
+	daemon/config.c daemon/log.c
+tests_check_fuzz_config_CPPFLAGS = $(fuzz_corpus_cppflags) -DFUZZ_TARGET='"config"'
+tests_check_fuzz_config_CFLAGS = $(fuzz_corpus_cflags)
+tests_check_fuzz_config_LDADD = $(fuzz_corpus_libs)
