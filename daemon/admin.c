@@ -1233,6 +1233,28 @@ int admin_handle(struct server *server, struct peer *peer, const char *json, siz
 	return r;
 }
 
+int admin_request_check(const char *json, size_t len, uint64_t page_size, char *msg, size_t msg_len)
+{
+	struct reply rep = { 0 };
+	struct json_object *obj = NULL;
+	struct config_warm *warm;
+	struct request req;
+	size_t n;
+
+	if (parse_request(&rep, json, len, &req, &obj) == 0 && req.cmd == CMD_POOL_SET) {
+		if (!(req.given & (M_WARM_ARRAY | M_TOTAL)))
+			fail(&rep, EINVAL, "pool-set: nothing to set: give 'warm' and/or 'total'");
+		else if ((req.given & M_WARM_ARRAY) &&
+			 parse_warm(&rep, req.warm_targets, page_size ? page_size : 1, &warm, &n) ==
+				 0)
+			free(warm);
+	}
+	json_object_put(obj);
+	if (msg_len)
+		snprintf(msg, msg_len, "%s", rep.status ? rep.message : "");
+	return rep.status;
+}
+
 int admin_send_reply(struct peer *peer, int32_t status, const char *json, size_t len)
 {
 	const size_t room = BHC_ARENA_ADMIN_CHUNK_MAX - sizeof(struct bhc_arena_msg_admin_reply);

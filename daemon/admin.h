@@ -26,6 +26,18 @@ struct server;
 int admin_handle(struct server *server, struct peer *peer, const char *json, size_t len);
 
 /**
+ * admin_request_check() - parse and validate the ADMIN body @json (@len
+ * bytes, not NUL-terminated) as admin_handle() does, without a server:
+ * JSON, command, members and their types, and for pool-set the warm
+ * targets (sizes rounded to @page_size). Access is not checked. Returns 0,
+ * or the positive errno the reply would carry (EINVAL, EMSGSIZE,
+ * EPROTONOSUPPORT, ENOMEM) with the reply's message in @msg. For tests and
+ * fuzzing.
+ */
+int admin_request_check(const char *json, size_t len, uint64_t page_size, char *msg,
+			size_t msg_len);
+
+/**
  * admin_send_reply() - send @len bytes of JSON as ADMIN_REPLY chunks with
  * @status (0 or a positive errno), every chunk but the last flagged
  * BHC_ARENA_ADMIN_MORE; each chunk is one datagram of at most
