@@ -14,7 +14,7 @@ FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter
 	-Wno-sign-compare -Wno-missing-field-initializers $(FUZZ_SAN)
 FUZZ_CPPFLAGS = -include $(top_builddir)/config.h -I$(top_srcdir)/include \
 	-I$(top_srcdir)/daemon -D_GNU_SOURCE
-FUZZ_TARGETS = fuzz/fuzz-proto fuzz/fuzz-config
+FUZZ_TARGETS = fuzz/fuzz-proto fuzz/fuzz-config fuzz/fuzz-admin
 
 # Every daemon source but main.c: admin.c refers to the rest of the daemon.
 fuzz_daemon_srcs = \
@@ -51,5 +51,5 @@ fuzz/fuzz-admin: $(srcdir)/fuzz/fuzz-admin.c $(fuzz_daemon_srcs) $(fuzz_daemon_h
 fuzz: $(FUZZ_TARGETS)
 PHONY_TARGETS += fuzz
 CLEANFILES += $(FUZZ_TARGETS)
-EXTRA_DIST += fuzz/fuzz-proto.c fuzz/fuzz-config.c fuzz/corpus \
+EXTRA_DIST += fuzz/fuzz-proto.c fuzz/fuzz-config.c fuzz/fuzz-admin.c fuzz/corpus \
 	scripts/fuzz-run.sh

@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
 	*) echo "fuzz-run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(proto config)
+[ ${#targets[@]} -gt 0 ] || targets=(proto config admin)
 if [ -z "$out" ]; then
 	out=$(mktemp -d /tmp/bhc-fuzz.XXXXXX)
 	trap 'rm -rf "$out"' EXIT

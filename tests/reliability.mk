@@ -12,7 +12,7 @@ tests_check_reliability_LDADD = client/libbhc-arena.la tests/libbhc-test-daemon.
 
 # The fuzz targets on their checked-in corpora (crash reproducers included),
 # without libFuzzer, under whatever compiler and sanitizer make check uses.
-FUZZ_CORPUS_TESTS = tests/check_fuzz_proto tests/check_fuzz_config
+FUZZ_CORPUS_TESTS = tests/check_fuzz_proto tests/check_fuzz_config tests/check_fuzz_admin
 check_PROGRAMS += $(FUZZ_CORPUS_TESTS)
 TESTS += $(FUZZ_CORPUS_TESTS)
 fuzz_corpus_cppflags = $(AM_CPPFLAGS)
@@ -30,3 +30,13 @@ tests_check_fuzz_config_SOURCES = tests/check_reliability_corpus.c fuzz/fuzz-con
 tests_check_fuzz_config_CPPFLAGS = $(fuzz_corpus_cppflags) -DFUZZ_TARGET='"config"'
 tests_check_fuzz_config_CFLAGS = $(fuzz_corpus_cflags)
 tests_check_fuzz_config_LDADD = $(fuzz_corpus_libs)
+
+# admin.c refers to the rest of the daemon: every source but main.c
+tests_check_fuzz_admin_SOURCES = tests/check_reliability_corpus.c fuzz/fuzz-admin.c \
+	daemon/admin.c daemon/config.c daemon/log.c daemon/peer.c daemon/pool.c \
+	daemon/proto.c daemon/region.c daemon/server.c daemon/uring.c daemon/user.c
+tests_check_fuzz_admin_CPPFLAGS = $(fuzz_corpus_cppflags) -DFUZZ_TARGET='"admin"'
+tests_check_fuzz_admin_CFLAGS = $(fuzz_corpus_cflags) $(LIBUV_CFLAGS) $(LIBURING_CFLAGS) \
+	$(JSONC_CFLAGS) $(LIBSYSTEMD_CFLAGS)
+tests_check_fuzz_admin_LDADD = $(fuzz_corpus_libs) $(LIBUV_LIBS) $(LIBURING_LIBS) \
+	$(JSONC_LIBS) $(LIBSYSTEMD_LIBS)
