@@ -235,6 +235,7 @@ static int recv_msg(struct reply *rep, uint64_t deadline)
 	struct iovec iov = { .iov_base = rep->raw, .iov_len = sizeof(rep->raw) };
 	struct msghdr mh;
 	struct pollfd pfd;
+	bool reset = false;
 	uint64_t now;
 	ssize_t n;
 	int r;
@@ -262,6 +263,15 @@ static int recv_msg(struct reply *rep, uint64_t deadline)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				continue;
+			/*
+			 * The daemon closed while our request sat unread: the kernel
+			 * says so before what the daemon sent last (its reason, say
+			 * ERROR EUSERS), which is still there to read.
+			 */
+			if (errno == ECONNRESET && !reset) {
+				reset = true;
+				continue;
+			}
 			return -errno;
 		}
 		take_fds(&mh, rep);
@@ -313,6 +323,14 @@ static int exchange(const void *msg, size_t len, struct reply *rep)
 	int r;
 
 	r = send_msg(msg, len);
+	if (r == -EPIPE || r == -ECONNRESET) {
+		/* the daemon hung up; perhaps after saying why (ERROR EUSERS, say) */
+		if (recv_msg(rep, now_ms() + 100) == 0 && hdr_valid(rep) &&
+		    rep->hdr.type == BHC_ARENA_MSG_ERROR && rep->hdr.seq == 0)
+			return 0;
+		reply_drop_fd(rep);
+		return r;
+	}
 	if (r < 0)
 		return r;
 	for (;;) {

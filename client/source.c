@@ -54,6 +54,7 @@ static bool source_daemon_unreachable(int r)
 	case ECONNRESET:
 	case EPIPE:
 	case ENOTCONN:
+	case EUSERS: /* it answers, but serves no more connections */
 		return true;
 	default:
 		return false;

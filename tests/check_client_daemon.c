@@ -690,6 +690,50 @@ START_TEST(test_hung_daemon)
 }
 END_TEST
 
+static int mode_child(void *arg)
+{
+	struct bhc_arena_stats st;
+	struct bhc_arena *a;
+	int r;
+
+	if (setenv("BHC_ARENA_MODE", arg, 1) < 0)
+		child_fail(1, "setenv");
+	r = bhc_arena_new(1 * MiB, &a);
+	if (!strcmp(arg, "daemon")) {
+		if (r != -EUSERS)
+			child_fail(2, "daemon mode past max_connections: %d, wanted -EUSERS", r);
+		return 0;
+	}
+	if (r < 0)
+		child_fail(3, "auto mode past max_connections: %s", strerror(-r));
+	if (bhc_arena_stats(a, &st) < 0 || st.source != BHC_ARENA_SOURCE_LOCAL)
+		child_fail(4, "auto mode past max_connections: not a local arena");
+	bhc_arena_free(a);
+	return 0;
+}
+
+/* A daemon that serves no more connections: its reason in daemon mode, local in auto mode. */
+START_TEST(test_max_connections)
+{
+	static const char config[] = "[pool]\nhugepages = off\nwarm = none\n"
+				     "[limits]\nmax_connections = 1\n";
+	char daemon_mode[] = "daemon", auto_mode[] = "auto";
+	struct bhc_arena_stats st;
+	struct bhc_arena *a;
+
+	daemon_start(config);
+	a = daemon_arena(1 * MiB, &st);
+	reap_ok(spawn(mode_child, daemon_mode), 20000, "the client in daemon mode");
+	reap_ok(spawn(mode_child, auto_mode), 20000, "the client in auto mode");
+	/* the connection that has the slot is served all along */
+	bhc_arena_free(a);
+	a = daemon_arena(1 * MiB, &st);
+	bhc_arena_free(a);
+	ck_assert_int_eq(n_connections(getpid()), 1);
+	daemon_stop();
+}
+END_TEST
+
 /* --- the program closes the library's socket ------------------------------------------- */
 
 /* The one socket this process has open, or -1. */
@@ -1665,6 +1709,7 @@ int main(void)
 		add(s, "auto_absent_and_timeout", test_auto_absent_and_timeout);
 		add(s, "hung_daemon", test_hung_daemon);
 		add(s, "limits", test_limits);
+		add(s, "max_connections", test_max_connections);
 		add(s, "stolen_fd", test_stolen_fd);
 		add(s, "populate_old_kernel", test_populate_old_kernel);
 		add(s, "populate_fails", test_populate_fails);
