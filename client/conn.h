@@ -46,8 +46,8 @@ struct conn_grant {
  * Returns 0 with *@grant filled (the reply checked field by field), or
  * -errno: the daemon's answer (ENOMEM, EDQUOT, ENOSPC, EPERM, EFBIG, ...),
  * -ECONNREFUSED when no daemon listens at the socket (no socket file
- * included), -EACCES, -ETIMEDOUT, -EPROTO for a reply that breaks the
- * protocol.
+ * included), -EACCES, -EUSERS (the daemon serves no more connections),
+ * -ETIMEDOUT, -EPROTO for a reply that breaks the protocol.
  */
 int conn_acquire(uint64_t size, uint32_t flags, uint32_t page_shift, struct conn_grant *grant);
 
