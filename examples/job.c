@@ -67,8 +67,9 @@ int main(int argc, char **argv)
 		working[i] = (unsigned char)i;
 	bhc_arena_stats(arena, &st);
 	printf("# pid %d: %s region %llu of %zu MiB (%s), %zu MiB used, %llu allocations\n",
-	       (int)getpid(), st.source_name, (unsigned long long)st.region_id, st.region_size >> 20,
-	       st.backing_name, st.used >> 20, (unsigned long long)st.n_allocs);
+	       (int)getpid(), st.source_name, (unsigned long long)st.region_id,
+	       st.region_size >> 20, st.backing_name, st.used >> 20,
+	       (unsigned long long)st.n_allocs);
 	fflush(stdout);
 	sleep(hold);
 	bhc_arena_free(arena);

@@ -59,7 +59,8 @@ int bhc_test_run(Suite *suite)
 	unsigned int next_skip = 0;
 	int i, n, failed = 0;
 
-	skips = mmap(NULL, sizeof(*skips), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	skips = mmap(NULL, sizeof(*skips), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+		     0);
 	if (skips == MAP_FAILED) {
 		printf("Bail out! cannot map the skip table\n");
 		return 1;
@@ -75,7 +76,8 @@ int bhc_test_run(Suite *suite)
 		TestResult *tr = results[i];
 
 		if (is_skip(tr)) {
-			const char *why = next_skip < skips->n_skips ? skips->reason[next_skip] : "(no reason)";
+			const char *why = next_skip < skips->n_skips ? skips->reason[next_skip] :
+								       "(no reason)";
 
 			next_skip++;
 			printf("ok %d - %s # SKIP ", i + 1, tr_tcname(tr));
@@ -85,8 +87,8 @@ int bhc_test_run(Suite *suite)
 			printf("ok %d - %s\n", i + 1, tr_tcname(tr));
 		} else {
 			failed++;
-			printf("not ok %d - %s: %s:%d: ", i + 1, tr_tcname(tr), tr_lfile(tr) ? tr_lfile(tr) : "?",
-			       tr_lno(tr));
+			printf("not ok %d - %s: %s:%d: ", i + 1, tr_tcname(tr),
+			       tr_lfile(tr) ? tr_lfile(tr) : "?", tr_lno(tr));
 			print_oneline(tr_msg(tr));
 			putchar('\n');
 		}

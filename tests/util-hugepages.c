@@ -52,17 +52,20 @@ long bhc_test_hugepages_free(unsigned long page_kb)
 {
 	char path[128];
 
-	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%lukB/free_hugepages", page_kb);
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%lukB/free_hugepages",
+		 page_kb);
 	return read_long(path);
 }
 
-int bhc_test_hugepages_reserve(unsigned long page_kb, unsigned long n_free, char *why, size_t why_len)
+int bhc_test_hugepages_reserve(unsigned long page_kb, unsigned long n_free, char *why,
+			       size_t why_len)
 {
 	static int lock_fd = -1;
 	char nr_path[128];
 	long free_now, nr;
 
-	snprintf(nr_path, sizeof(nr_path), "/sys/kernel/mm/hugepages/hugepages-%lukB/nr_hugepages", page_kb);
+	snprintf(nr_path, sizeof(nr_path), "/sys/kernel/mm/hugepages/hugepages-%lukB/nr_hugepages",
+		 page_kb);
 	if (access(nr_path, F_OK) != 0) {
 		snprintf(why, why_len, "this kernel has no %lu kB hugepage size", page_kb);
 		return -ENOENT;
@@ -76,8 +79,10 @@ int bhc_test_hugepages_reserve(unsigned long page_kb, unsigned long n_free, char
 	if (free_now >= (long)n_free)
 		return 0;
 	if (geteuid() != 0) {
-		snprintf(why, why_len, "needs %lu free %lu kB hugepages (%ld free) and only root can reserve them",
-			 n_free, page_kb, free_now);
+		snprintf(
+			why, why_len,
+			"needs %lu free %lu kB hugepages (%ld free) and only root can reserve them",
+			n_free, page_kb, free_now);
 		return -EPERM;
 	}
 	nr = read_long(nr_path);
@@ -93,8 +98,10 @@ int bhc_test_hugepages_reserve(unsigned long page_kb, unsigned long n_free, char
 	write_long(nr_path, nr + (long)n_free - free_now);
 	free_now = bhc_test_hugepages_free(page_kb);
 	if (free_now < (long)n_free) {
-		snprintf(why, why_len, "the kernel could reserve only %ld of %lu %lu kB hugepages (memory fragmented?)",
-			 free_now, n_free, page_kb);
+		snprintf(
+			why, why_len,
+			"the kernel could reserve only %ld of %lu %lu kB hugepages (memory fragmented?)",
+			free_now, n_free, page_kb);
 		restore();
 		return -ENOMEM;
 	}

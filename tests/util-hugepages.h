@@ -12,7 +12,8 @@
  * tests do not fight over the pool. Returns 0, or -errno with a reason in
  * @why (suitable for bhc_test_skip()).
  */
-int bhc_test_hugepages_reserve(unsigned long page_kb, unsigned long n_free, char *why, size_t why_len);
+int bhc_test_hugepages_reserve(unsigned long page_kb, unsigned long n_free, char *why,
+			       size_t why_len);
 
 /** bhc_test_hugepages_free() - free pages of @page_kb KiB now, or -1. */
 long bhc_test_hugepages_free(unsigned long page_kb);

@@ -39,24 +39,24 @@ extern "C" {
 #define BHC_ARENA_SOCKET_USER_SUBPATH "bhc-arena/arenad.sock"
 
 enum bhc_arena_msg_type {
-	BHC_ARENA_MSG_HELLO = 1,	   /* client -> daemon */
-	BHC_ARENA_MSG_WELCOME = 2,	   /* daemon -> client */
-	BHC_ARENA_MSG_ACQUIRE = 3,	   /* client -> daemon */
-	BHC_ARENA_MSG_GRANT = 4,	   /* daemon -> client, carries one fd */
-	BHC_ARENA_MSG_RELEASE = 5,	   /* client -> daemon */
-	BHC_ARENA_MSG_RELEASED = 6,	   /* daemon -> client */
-	BHC_ARENA_MSG_ERROR = 7,	   /* daemon -> client */
-	BHC_ARENA_MSG_ADMIN = 8,	   /* client -> daemon, JSON request */
-	BHC_ARENA_MSG_ADMIN_REPLY = 9,	   /* daemon -> client, JSON reply */
+	BHC_ARENA_MSG_HELLO = 1, /* client -> daemon */
+	BHC_ARENA_MSG_WELCOME = 2, /* daemon -> client */
+	BHC_ARENA_MSG_ACQUIRE = 3, /* client -> daemon */
+	BHC_ARENA_MSG_GRANT = 4, /* daemon -> client, carries one fd */
+	BHC_ARENA_MSG_RELEASE = 5, /* client -> daemon */
+	BHC_ARENA_MSG_RELEASED = 6, /* daemon -> client */
+	BHC_ARENA_MSG_ERROR = 7, /* daemon -> client */
+	BHC_ARENA_MSG_ADMIN = 8, /* client -> daemon, JSON request */
+	BHC_ARENA_MSG_ADMIN_REPLY = 9, /* daemon -> client, JSON reply */
 };
 
 /* Every message starts with this header. */
 struct bhc_arena_msg_hdr {
-	uint32_t magic;	  /* BHC_ARENA_PROTO_MAGIC */
+	uint32_t magic; /* BHC_ARENA_PROTO_MAGIC */
 	uint16_t version; /* BHC_ARENA_PROTO_VERSION */
-	uint16_t type;	  /* enum bhc_arena_msg_type */
-	uint32_t length;  /* bytes of the whole message, header included */
-	uint32_t seq;	  /* chosen by the client, echoed in the reply */
+	uint16_t type; /* enum bhc_arena_msg_type */
+	uint32_t length; /* bytes of the whole message, header included */
+	uint32_t seq; /* chosen by the client, echoed in the reply */
 };
 
 /* hello.flags */
@@ -64,24 +64,24 @@ struct bhc_arena_msg_hdr {
 
 struct bhc_arena_msg_hello {
 	struct bhc_arena_msg_hdr hdr;
-	uint32_t pid;	/* informational; the daemon uses SO_PEERCRED */
+	uint32_t pid; /* informational; the daemon uses SO_PEERCRED */
 	uint32_t flags; /* BHC_ARENA_HELLO_* */
 	char tag[BHC_ARENA_TAG_MAX]; /* optional job id, NUL-terminated, [A-Za-z0-9._:@/+=-] */
 };
 
 struct bhc_arena_msg_welcome {
 	struct bhc_arena_msg_hdr hdr;
-	uint64_t client_id;	  /* daemon-assigned, unique for the daemon's life */
+	uint64_t client_id; /* daemon-assigned, unique for the daemon's life */
 	uint64_t daemon_start_ns; /* CLOCK_REALTIME of daemon start, identifies an instance */
 	uint64_t max_region_size; /* largest region one acquire may ask for */
-	uint32_t page_shift;	  /* the daemon's default page size (21 = 2 MiB) */
-	uint32_t policy;	  /* enum bhc_arena_hugepage_policy of the daemon */
+	uint32_t page_shift; /* the daemon's default page size (21 = 2 MiB) */
+	uint32_t policy; /* enum bhc_arena_hugepage_policy of the daemon */
 };
 
 enum bhc_arena_hugepage_policy {
 	BHC_ARENA_HUGEPAGES_REQUIRE = 1, /* hugetlb or an error */
-	BHC_ARENA_HUGEPAGES_PREFER = 2,	 /* hugetlb, else THP shmem, else small shmem */
-	BHC_ARENA_HUGEPAGES_OFF = 3,	 /* never hugetlb */
+	BHC_ARENA_HUGEPAGES_PREFER = 2, /* hugetlb, else THP shmem, else small shmem */
+	BHC_ARENA_HUGEPAGES_OFF = 3, /* never hugetlb */
 };
 
 /* acquire.flags: at most one of the policy flags; none means the daemon's policy */
@@ -92,25 +92,25 @@ enum bhc_arena_hugepage_policy {
 
 struct bhc_arena_msg_acquire {
 	struct bhc_arena_msg_hdr hdr;
-	uint64_t size;	     /* region bytes wanted, header included; rounded up to the page size */
-	uint32_t flags;	     /* BHC_ARENA_ACQ_* */
+	uint64_t size; /* region bytes wanted, header included; rounded up to the page size */
+	uint32_t flags; /* BHC_ARENA_ACQ_* */
 	uint32_t page_shift; /* 0: daemon default; else 21 (2 MiB) or 30 (1 GiB) */
 };
 
 enum bhc_arena_backing {
 	BHC_ARENA_BACKING_NONE = 0,
 	BHC_ARENA_BACKING_HUGETLB = 1, /* hugetlbfs pages of 1 << page_shift bytes */
-	BHC_ARENA_BACKING_THP = 2,     /* shmem/anonymous with transparent hugepages */
-	BHC_ARENA_BACKING_SMALL = 3,   /* base pages */
+	BHC_ARENA_BACKING_THP = 2, /* shmem/anonymous with transparent hugepages */
+	BHC_ARENA_BACKING_SMALL = 3, /* base pages */
 };
 
 struct bhc_arena_msg_grant {
 	struct bhc_arena_msg_hdr hdr;
-	uint64_t region_id;	 /* daemon-unique, never reused */
-	uint64_t size;		 /* bytes of the memfd (>= requested) */
-	uint32_t backing;	 /* enum bhc_arena_backing */
-	uint32_t page_shift;	 /* page size of the backing */
-	uint32_t header_size;	 /* BHC_ARENA_REGION_HEADER_SIZE: data starts here */
+	uint64_t region_id; /* daemon-unique, never reused */
+	uint64_t size; /* bytes of the memfd (>= requested) */
+	uint32_t backing; /* enum bhc_arena_backing */
+	uint32_t page_shift; /* page size of the backing */
+	uint32_t header_size; /* BHC_ARENA_REGION_HEADER_SIZE: data starts here */
 	uint32_t header_version; /* BHC_ARENA_REGION_VERSION */
 };
 
@@ -126,7 +126,7 @@ struct bhc_arena_msg_released {
 
 struct bhc_arena_msg_error {
 	struct bhc_arena_msg_hdr hdr;
-	int32_t error;	       /* positive errno value */
+	int32_t error; /* positive errno value */
 	uint16_t request_type; /* type of the message being answered, 0 if unknown */
 	uint16_t reserved;
 	char text[BHC_ARENA_ERROR_TEXT_MAX]; /* human-readable, NUL-terminated */
@@ -168,12 +168,12 @@ struct bhc_arena_msg_admin_reply {
 #define BHC_ARENA_REGION_LIVE_OFFSET 64u
 
 struct bhc_arena_region_info {
-	uint64_t magic;	      /* BHC_ARENA_REGION_MAGIC */
-	uint32_t version;     /* BHC_ARENA_REGION_VERSION */
+	uint64_t magic; /* BHC_ARENA_REGION_MAGIC */
+	uint32_t version; /* BHC_ARENA_REGION_VERSION */
 	uint32_t header_size; /* BHC_ARENA_REGION_HEADER_SIZE */
-	uint64_t region_id;   /* 0 for a local region */
-	uint64_t size;	      /* region bytes, header included */
-	uint32_t backing;     /* enum bhc_arena_backing */
+	uint64_t region_id; /* 0 for a local region */
+	uint64_t size; /* region bytes, header included */
+	uint32_t backing; /* enum bhc_arena_backing */
 	uint32_t page_shift;
 	uint64_t created_ns; /* CLOCK_REALTIME */
 	uint64_t reserved[2];
@@ -181,14 +181,14 @@ struct bhc_arena_region_info {
 
 /* Addresses are the client's virtual addresses of its own mapping. */
 struct bhc_arena_region_live {
-	uint64_t cursor;     /* lowest allocated byte; top - cursor = bytes used */
-	uint64_t floor;	     /* fast-path limit (UINT64_MAX while checked mode is on) */
-	uint64_t n_allocs;   /* allocations since creation */
-	uint64_t n_resets;   /* resets since creation */
+	uint64_t cursor; /* lowest allocated byte; top - cursor = bytes used */
+	uint64_t floor; /* fast-path limit (UINT64_MAX while checked mode is on) */
+	uint64_t n_allocs; /* allocations since creation */
+	uint64_t n_resets; /* resets since creation */
 	uint64_t high_water; /* most bytes ever used at a reset or scope exit */
-	uint64_t top;	     /* address of the region's end */
-	uint64_t base;	     /* address of the first data byte (region + header_size) */
-	uint64_t priv;	     /* library-private */
+	uint64_t top; /* address of the region's end */
+	uint64_t base; /* address of the first data byte (region + header_size) */
+	uint64_t priv; /* library-private */
 };
 
 #ifdef __cplusplus

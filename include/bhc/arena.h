@@ -47,16 +47,16 @@ enum bhc_alignment {
 /* Where an arena's region came from. */
 enum bhc_arena_source {
 	BHC_ARENA_SOURCE_NONE = 0,
-	BHC_ARENA_SOURCE_LOCAL = 1,  /* mapped by this process */
+	BHC_ARENA_SOURCE_LOCAL = 1, /* mapped by this process */
 	BHC_ARENA_SOURCE_DAEMON = 2, /* leased from bhc-arenad */
 };
 
 /* How to find a region; BHC_ARENA_MODE_ENV reads $BHC_ARENA_MODE. */
 enum bhc_arena_mode {
 	BHC_ARENA_MODE_ENV = 0,
-	BHC_ARENA_MODE_AUTO = 1,   /* daemon if its socket answers, else local */
+	BHC_ARENA_MODE_AUTO = 1, /* daemon if its socket answers, else local */
 	BHC_ARENA_MODE_DAEMON = 2, /* daemon or an error */
-	BHC_ARENA_MODE_LOCAL = 3,  /* never ask the daemon */
+	BHC_ARENA_MODE_LOCAL = 3, /* never ask the daemon */
 };
 
 /*
@@ -64,8 +64,8 @@ enum bhc_arena_mode {
  * all-zero means what bhc_arena_new() does.
  */
 struct bhc_arena_opts {
-	uint32_t mode;	     /* enum bhc_arena_mode */
-	uint32_t backing;    /* 0: best available; else enum bhc_arena_backing, strictly */
+	uint32_t mode; /* enum bhc_arena_mode */
+	uint32_t backing; /* 0: best available; else enum bhc_arena_backing, strictly */
 	uint32_t page_shift; /* with BHC_ARENA_BACKING_HUGETLB: 21 or 30; 0 = default */
 	uint32_t reserved[5];
 };
@@ -81,19 +81,19 @@ struct bhc_arena {
 
 /* A snapshot of an arena, from bhc_arena_stats(). */
 struct bhc_arena_stats {
-	size_t capacity;	   /* bytes allocations can use */
-	size_t used;		   /* bytes below the cursor now */
-	size_t remaining;	   /* capacity - used */
-	size_t high_water;	   /* most bytes in use at any time observed */
-	uint64_t n_allocs;	   /* successful allocations */
-	uint64_t n_resets;	   /* resets */
-	uint64_t region_id;	   /* daemon region id; 0 for a local region */
-	size_t region_size;	   /* bytes of the region, header included */
-	size_t page_size;	   /* bytes of one page of the backing */
+	size_t capacity; /* bytes allocations can use */
+	size_t used; /* bytes below the cursor now */
+	size_t remaining; /* capacity - used */
+	size_t high_water; /* most bytes in use at any time observed */
+	uint64_t n_allocs; /* successful allocations */
+	uint64_t n_resets; /* resets */
+	uint64_t region_id; /* daemon region id; 0 for a local region */
+	size_t region_size; /* bytes of the region, header included */
+	size_t page_size; /* bytes of one page of the backing */
 	enum bhc_arena_source source;
 	enum bhc_arena_backing backing;
-	const char *source_name;   /* "local" or "daemon" */
-	const char *backing_name;  /* "hugetlb-1G", "hugetlb-2M", "thp" or "small" */
+	const char *source_name; /* "local" or "daemon" */
+	const char *backing_name; /* "hugetlb-1G", "hugetlb-2M", "thp" or "small" */
 };
 
 /* A saved cursor: what a scope gives back when it ends. */
@@ -139,8 +139,7 @@ struct bhc_arena *bhc_arena_thread(void);
  * return. The room is checked (and found) before @fn runs. Returns what @fn
  * returns, or -ENOMEM (and @fn is not called) if no such arena can be had.
  */
-int bhc_with_arena(size_t size, int (*fn)(struct bhc_arena *arena, void *ctx),
-		   void *ctx);
+int bhc_with_arena(size_t size, int (*fn)(struct bhc_arena *arena, void *ctx), void *ctx);
 
 /** bhc_arena_backing_name() - "hugetlb-2M", "hugetlb-1G", "thp", "small", "none". */
 const char *bhc_arena_backing_name(enum bhc_arena_backing backing, unsigned int page_shift);
@@ -173,7 +172,8 @@ bhc_arena_alloc(struct bhc_arena *arena, size_t size, size_t align)
 {
 	uint64_t p;
 
-	if (BHC__UNLIKELY((align & (align - 1)) | ((align - 1) & ~(size_t)(BHC__INLINE_ALIGN_MAX - 1))))
+	if (BHC__UNLIKELY((align & (align - 1)) |
+			  ((align - 1) & ~(size_t)(BHC__INLINE_ALIGN_MAX - 1))))
 		return bhc_arena__alloc_slow(arena, size, align);
 	if (BHC__UNLIKELY(__builtin_sub_overflow(arena->live.cursor, size, &p)))
 		return bhc_arena__alloc_slow(arena, size, align);
@@ -213,16 +213,17 @@ static inline void *bhc_arena_alloc_zeroed(struct bhc_arena *arena, size_t size,
 	((T *)bhc_arena_alloc_array((arena), sizeof(T), (len), __alignof__(T)))
 
 /* T *bhc_arena_alloc_aligned(arena, T, len, enum bhc_alignment) */
-#define bhc_arena_alloc_aligned(arena, T, len, align) \
-	((T *)bhc_arena_alloc_array((arena), sizeof(T), (len), BHC__MAX_ALIGN((align), __alignof__(T))))
+#define bhc_arena_alloc_aligned(arena, T, len, align)          \
+	((T *)bhc_arena_alloc_array((arena), sizeof(T), (len), \
+				    BHC__MAX_ALIGN((align), __alignof__(T))))
 
 /* T *bhc_arena_alloc_value(arena, T, value): one T initialised to value. */
-#define bhc_arena_alloc_value(arena, T, value)                                      \
-	__extension__({                                                              \
+#define bhc_arena_alloc_value(arena, T, value)                                        \
+	__extension__({                                                               \
 		T *bhc__v = (T *)bhc_arena_alloc((arena), sizeof(T), __alignof__(T)); \
-		if (bhc__v)                                                          \
-			*bhc__v = (value);                                           \
-		bhc__v;                                                              \
+		if (bhc__v)                                                           \
+			*bhc__v = (value);                                            \
+		bhc__v;                                                               \
 	})
 
 /** bhc_arena_used() - bytes allocated since the last reset. */
@@ -272,10 +273,9 @@ static inline void bhc_arena__scope_cleanup(struct bhc_arena_scope *scope)
  * C scope, however the block is left. (unused: clang does not count the
  * cleanup as a use and would warn about a guard never named again.)
  */
-#define BHC_ARENA_SCOPE(name, arena)                                                \
-	struct bhc_arena_scope name                                                 \
-		__attribute__((cleanup(bhc_arena__scope_cleanup), unused)) =        \
-			bhc_arena__scope_begin(arena)
+#define BHC_ARENA_SCOPE(name, arena)                                                             \
+	struct bhc_arena_scope name __attribute__((cleanup(bhc_arena__scope_cleanup), unused)) = \
+		bhc_arena__scope_begin(arena)
 
 #ifdef __cplusplus
 }
