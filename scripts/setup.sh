@@ -25,7 +25,7 @@ PKGS=(build-essential autoconf automake libtool pkg-config
 	libuv1-dev liburing-dev check libinih-dev libjson-c-dev libsystemd-dev
 	valgrind clang llvm libclang-rt-14-dev jq util-linux systemd
 	libapr1-dev libtalloc-dev libjemalloc-dev libmimalloc-dev libopenblas-dev
-	gnuplot-nox prometheus stress-ng clang-format)
+	gnuplot-nox prometheus stress-ng clang-format bash-completion)
 
 if [ "$deps" = yes ]; then
 	missing=()
