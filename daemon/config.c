@@ -244,7 +244,7 @@ static int parse_warm(const char *s, struct config_warm **warmp, size_t *np, cha
 	struct config_warm *warm = NULL, *tmp;
 	size_t n = 0, i;
 	char *copy, *item, *save = NULL;
-	int r = 0;
+	int r;
 
 	while (isspace((unsigned char)*s))
 		s++;

@@ -40,3 +40,13 @@ tests_check_fuzz_admin_CFLAGS = $(fuzz_corpus_cflags) $(LIBUV_CFLAGS) $(LIBURING
 	$(JSONC_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 tests_check_fuzz_admin_LDADD = $(fuzz_corpus_libs) $(LIBUV_LIBS) $(LIBURING_LIBS) \
 	$(JSONC_LIBS) $(LIBSYSTEMD_LIBS)
+
+# The soak program (scripts/soak.sh runs it: minutes, not part of the suite).
+check_PROGRAMS += tests/soak
+tests_soak_SOURCES = tests/soak.c
+tests_soak_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+tests_soak_LDFLAGS = -no-install
+tests_soak_LDADD = client/libbhc-arena.la tests/libbhc-test-daemon.la tests/libbhc-test.la \
+	$(JSONC_LIBS)
+EXTRA_DIST += scripts/soak.sh scripts/lint.sh .clang-tidy .clang-tidy-suppressions \
+	.cppcheck-suppressions
