@@ -12,6 +12,8 @@
  *               processes: clear EUSERS refusals, the limit recovers
  *   nofile      the daemon's RLIMIT_NOFILE exhausted under it: refusals
  *               and errors, no crash, full service once clients leave
+ *   other_tenant another user (nobody) cannot release a tenant's region or
+ *               open the daemon's descriptors of it through /proc
  *   hugepages   the hugepage pool taken by another process and
  *               nr_hugepages lowered under the daemon: prefer falls back,
  *               require says ENOMEM, held regions keep their data, no
@@ -36,7 +38,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1073,6 +1077,99 @@ START_TEST(test_hugepages_shrink)
 }
 END_TEST
 
+/* --- another tenant -------------------------------------------------------------------- */
+
+#define NOBODY 65534
+
+/*
+ * What another local user can do against a tenant's region: nothing. As
+ * uid nobody (a real second user, the daemon's socket open to it): RELEASE
+ * of the tenant's region id is ENOENT, the daemon's descriptors of the
+ * regions cannot be opened through /proc, and the tenant's data is intact.
+ */
+START_TEST(test_other_tenant)
+{
+	struct bhc_arena_msg_error e;
+	struct held h;
+	int fd, status, report[2];
+	long result[3] = { -1, -1, -1 };
+	pid_t pid;
+
+	if (geteuid() != 0)
+		bhc_test_skip("needs root to act as a second user (nobody)");
+	start(NULL, NULL);
+	/* the socket is 0666; let nobody reach it through the test's directory */
+	ck_assert_int_eq(chmod(d.dir, 0711), 0);
+	fd = bhc_test_connect(d.socket);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bhc_test_hello(fd, "tenant", 0, NULL), 0);
+	ck_assert_int_eq(hold(fd, 4 * MiB, 0, 0x5a, &h, NULL), 0);
+
+	ck_assert_int_eq(pipe2(report, O_CLOEXEC), 0);
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char path[300];
+		struct dirent *ent;
+		DIR *dir;
+		int other, n_open = 0, n_denied = 0;
+
+		if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+			_exit(2);
+		other = bhc_test_connect(d.socket);
+		if (other < 0 || bhc_test_hello(other, "intruder", 0, NULL) != 0)
+			_exit(3);
+		result[0] = bhc_test_release(other, h.id, &e);
+		snprintf(path, sizeof(path), "/proc/%d/fd", (int)d.pid);
+		dir = opendir(path);
+		if (dir) {
+			while ((ent = readdir(dir))) {
+				int rfd;
+
+				if (ent->d_name[0] == '.')
+					continue;
+				snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)d.pid,
+					 ent->d_name);
+				rfd = open(path, O_RDONLY | O_CLOEXEC);
+				if (rfd >= 0) {
+					n_open++;
+					close(rfd);
+				} else if (errno == EACCES || errno == EPERM) {
+					n_denied++;
+				}
+			}
+			closedir(dir);
+		} else if (errno == EACCES || errno == EPERM) {
+			n_denied = 1;
+		}
+		result[1] = n_open;
+		result[2] = n_denied;
+		if (write(report[1], result, sizeof(result)) != sizeof(result))
+			_exit(4);
+		_exit(0);
+	}
+	close(report[1]);
+	ck_assert_int_eq(read(report[0], result, sizeof(result)), sizeof(result));
+	close(report[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fprintf(stderr,
+		"# nobody: RELEASE of the tenant's region -> %ld, /proc fds opened %ld, "
+		"denied %ld\n",
+		result[0], result[1], result[2]);
+	ck_assert_int_eq(result[0], ENOENT);
+	ck_assert_int_eq(result[1], 0);
+	ck_assert_int_gt(result[2], 0);
+	/* the tenant's region is still leased to it, with its data */
+	ck_assert(intact(&h));
+	munmap(h.p, h.size);
+	ck_assert_int_eq(bhc_test_release(fd, h.id, NULL), 0);
+	close(fd);
+	stop();
+}
+END_TEST
+
 /* --- client processes on libbhc-arena ------------------------------------------------------ */
 
 static uint64_t pattern_word(uint64_t seed, size_t i)
@@ -1536,6 +1633,7 @@ int main(void)
 	add(s, "flood", test_flood, 60);
 	add(s, "nofile", test_nofile, 60);
 	add(s, "hugepages_shrink", test_hugepages_shrink, 60);
+	add(s, "other_tenant", test_other_tenant, 60);
 	add(s, "pressure", test_pressure, 120);
 	add(s, "sigkill_restart", test_sigkill_restart, 60);
 	add(s, "fork_storm", test_fork_storm, 60);
