@@ -451,8 +451,12 @@ static size_t mutated(uint64_t *s, unsigned char *buf, size_t cap)
 	default:
 		json = json_samples[rnd(s) % (sizeof(json_samples) / sizeof(json_samples[0]))];
 		len = sizeof(struct bhc_arena_msg_hdr) + strlen(json);
-		bhc_test_hdr((struct bhc_arena_msg_hdr *)buf, BHC_ARENA_MSG_ADMIN, (uint32_t)len,
-			     (uint32_t)rnd(s));
+		{
+			struct bhc_arena_msg_hdr mh;
+
+			bhc_test_hdr(&mh, BHC_ARENA_MSG_ADMIN, (uint32_t)len, (uint32_t)rnd(s));
+			memcpy(buf, &mh, sizeof(mh));
+		}
 		memcpy(buf + sizeof(struct bhc_arena_msg_hdr), json, strlen(json));
 		break;
 	}
@@ -541,8 +545,12 @@ static void abuse_round(uint64_t *s, struct abuse_stats *st)
 			case 3: /* oversized: more than the daemon's receive buffer */
 				len = BHC_ARENA_MSG_MAX + 1 +
 				      rnd(s) % (sizeof(big) - BHC_ARENA_MSG_MAX);
-				bhc_test_hdr((struct bhc_arena_msg_hdr *)big, BHC_ARENA_MSG_ADMIN,
-					     (uint32_t)len, 3);
+				{
+					struct bhc_arena_msg_hdr mh;
+
+					bhc_test_hdr(&mh, BHC_ARENA_MSG_ADMIN, (uint32_t)len, 3);
+					memcpy(big, &mh, sizeof(mh));
+				}
 				if (send(fd, big, len, MSG_NOSIGNAL) == 0)
 					st->datagrams++;
 				continue;

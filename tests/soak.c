@@ -238,8 +238,13 @@ static bool admin_figures(struct figures *f)
 	fd = bhc_test_connect(d.socket);
 	if (fd < 0 || bhc_test_hello(fd, "soak", BHC_ARENA_HELLO_ADMIN, NULL) != 0)
 		goto out;
-	bhc_test_hdr((struct bhc_arena_msg_hdr *)buf, BHC_ARENA_MSG_ADMIN,
-		     (uint32_t)(sizeof(struct bhc_arena_msg_hdr) + strlen(req)), 9);
+	{
+		struct bhc_arena_msg_hdr mh;
+
+		bhc_test_hdr(&mh, BHC_ARENA_MSG_ADMIN,
+			     (uint32_t)(sizeof(struct bhc_arena_msg_hdr) + strlen(req)), 9);
+		memcpy(buf, &mh, sizeof(mh));
+	}
 	memcpy(buf + sizeof(struct bhc_arena_msg_hdr), req, strlen(req));
 	if (bhc_test_send(fd, buf, sizeof(struct bhc_arena_msg_hdr) + strlen(req), -1) < 0)
 		goto out;
