@@ -48,5 +48,5 @@ tests_soak_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
 tests_soak_LDFLAGS = -no-install
 tests_soak_LDADD = client/libbhc-arena.la tests/libbhc-test-daemon.la tests/libbhc-test.la \
 	$(JSONC_LIBS)
-EXTRA_DIST += scripts/soak.sh scripts/lint.sh .clang-tidy .clang-tidy-suppressions \
-	.cppcheck-suppressions
+EXTRA_DIST += scripts/soak.sh scripts/lint.sh scripts/ci-reliability.sh RELIABILITY.md \
+	.clang-tidy .clang-tidy-suppressions .cppcheck-suppressions
