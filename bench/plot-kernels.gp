@@ -32,4 +32,4 @@ set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead dashtype 2 lw 1.5 l
 # Bars of a cluster sit at x = row - 0.25, row, row + 0.25: the daemon's median above its whisker.
 plot for [v=0:2] data using (column(2 + 3 * v)):(column(3 + 3 * v)):(column(4 + 3 * v)):xtic(label(strcol(1))) \
 	title columnheader(2 + 3 * v) lc v + 1, \
-	data using ($0 - 0.25):4:(sprintf("%.1f", column(2))) with labels offset 0, 0.7 font "sans,9" notitle
+	data using ($0 - 0.25):4:(sprintf("%.2f", column(2))) with labels offset 0, 0.7 font "sans,9" notitle
