@@ -101,7 +101,7 @@ bench_bench_blas_LDFLAGS = -no-install
 bench_bench_blas_LDADD = $(BENCH_DAEMON_LIBS) $(OPENBLAS_LIBS)
 
 # `make bench-plot`: every chart as PNG from the CSVs in bench-results/ (gnuplot).
-EXTRA_DIST += bench/bench-plot.sh bench/plot-kernels.gp
+EXTRA_DIST += bench/bench-plot.sh bench/plot-kernels.gp docs/img/kernels.png
 PHONY_TARGETS += bench-plot
 bench-plot:
 	$(AM_V_at)srcdir='$(srcdir)' $(SHELL) $(srcdir)/bench/bench-plot.sh \
