@@ -103,8 +103,9 @@ struct pool {
 	uint64_t next_region_id;
 	uint64_t total_bytes; /* all regions held: creating, warm, leased, dropping */
 	struct pool_count counts[POOL_N_STATES][POOL_N_KINDS];
-	uv_timer_t retry_timer; /* refill: after a hand-out, or after a failure backoff */
+	uv_timer_t retry_timer; /* refill: after hand-outs and drops pause, or a failure backoff */
 	bool retry_timer_open;
+	uint64_t refill_deferred_since; /* uv_now() of the first refill held back; 0: none */
 	bool started;
 	bool ready; /* the initial reservation has settled */
 	uint64_t start_ms;
