@@ -60,6 +60,14 @@ enum phase {
 	N_PHASES,
 };
 
+/* Names of the phases in the samples file. */
+static const char *const phase_key[N_PHASES] = {
+	[PHASE_DAEMON] = "daemon",
+	[PHASE_LOCAL] = "local",
+	[PHASE_IPC] = "ipc",
+	[PHASE_MAP] = "map",
+};
+
 static const char phase_cmd[N_PHASES] = {
 	[PHASE_DAEMON] = 'd',
 	[PHASE_LOCAL] = 'l',
@@ -455,8 +463,39 @@ out_close:
 	return r;
 }
 
+/* Every sample of a case, as acquire-samples-<clients>.csv: phase, client, round, µs. */
+static int save_samples(struct acq_shared *sh, const struct bench_opts *opts)
+{
+	char name[64], *path;
+	unsigned int ph, i, k;
+	FILE *f;
+	int r;
+
+	snprintf(name, sizeof(name), "acquire-samples-%u.csv", sh->n_clients);
+	r = bench_out_path(opts, name, &path);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	f = fopen(path, "we");
+	free(path);
+	if (!f)
+		return -errno;
+	fprintf(f, "phase,client,round,us\r\n");
+	for (ph = 0; ph < N_PHASES; ph++) {
+		for (i = 0; i < sh->n_clients; i++) {
+			for (k = 0; k < sh->n_rounds; k++)
+				fprintf(f, "%s,%u,%u,%.3f\r\n", phase_key[ph], i, k,
+					*sample_at(sh, ph, i, k) / 1e3);
+		}
+	}
+	if (fclose(f) != 0)
+		return -errno;
+	return 0;
+}
+
 static int run_case(const struct acq_config *cfg, unsigned int n_clients, bool huge,
-		    struct bench_daemon *d, struct acq_result *res)
+		    struct bench_daemon *d, const struct bench_opts *opts, struct acq_result *res)
 {
 	unsigned int n_rounds = cfg->n_samples / n_clients, round, i, k;
 	size_t n_samples = (size_t)n_rounds * n_clients;
@@ -475,7 +514,8 @@ static int run_case(const struct acq_config *cfg, unsigned int n_clients, bool h
 	r = clients_start(&c, sh);
 	if (r < 0)
 		goto out_unmap;
-	r = bench_daemon_status(d, REGION_SIZE, &st0);
+	/* the log, not the admin status: it counts warm hand-outs */
+	r = bench_daemon_log_state(d, REGION_SIZE, &st0);
 	if (r < 0)
 		goto out_stop;
 	for (round = 0; round < n_rounds; round++) {
@@ -491,9 +531,12 @@ static int run_case(const struct acq_config *cfg, unsigned int n_clients, bool h
 				goto out_stop;
 		}
 	}
-	r = bench_daemon_status(d, REGION_SIZE, &st1);
+	r = bench_daemon_log_state(d, REGION_SIZE, &st1);
 	if (r < 0)
 		goto out_stop;
+	r = save_samples(sh, opts);
+	if (r < 0)
+		fprintf(stderr, "bench-acquire: cannot write the samples: %s\n", strerror(-r));
 	res->n_clients = n_clients;
 	res->n_warm = UINT64_MAX;
 	if (st0.warm_handed_out != UINT64_MAX && st1.warm_handed_out != UINT64_MAX)
@@ -696,7 +739,7 @@ int main(int argc, char **argv)
 	if (r < 0)
 		goto out_fail;
 	for (i = 0; i < cfg.n_cases; i++) {
-		r = run_case(&cfg, cfg.clients[i], hp.ok, &d, &res[i]);
+		r = run_case(&cfg, cfg.clients[i], hp.ok, &d, &opts, &res[i]);
 		if (r < 0)
 			goto out_stop;
 	}

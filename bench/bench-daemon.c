@@ -587,7 +587,7 @@ static void format_size(uint64_t bytes, char *buf, size_t len)
  * "class 64 MiB: 3 of 32 warm, 1 being made, 0 waiting, 7 handed out" and
  * the summary "total ...; made 9, failed 0, fell back 0, leased 7, dropped 5".
  */
-static int status_from_log(struct bench_daemon *d, uint64_t size, struct bench_daemon_status *st)
+int bench_daemon_log_state(struct bench_daemon *d, uint64_t size, struct bench_daemon_status *st)
 {
 	uint64_t deadline = bench_now_ns() + (uint64_t)ADMIN_TIMEOUT_MS * 1000000u;
 	char line[1024], prefix[64], *p;
@@ -597,6 +597,8 @@ static int status_from_log(struct bench_daemon *d, uint64_t size, struct bench_d
 	struct stat sb;
 	FILE *f;
 
+	memset(st, 0, sizeof(*st));
+	st->warm_handed_out = UINT64_MAX;
 	if (stat(d->log, &sb) < 0)
 		return -errno;
 	snprintf(prefix, sizeof(prefix), "class ");
@@ -664,7 +666,7 @@ int bench_daemon_status(struct bench_daemon *d, uint64_t size, struct bench_daem
 	memset(st, 0, sizeof(*st));
 	st->warm_handed_out = UINT64_MAX;
 	if (d->no_admin)
-		return status_from_log(d, size, st);
+		return bench_daemon_log_state(d, size, st);
 	r = admin_open(d);
 	if (r < 0)
 		return r;
@@ -680,7 +682,7 @@ int bench_daemon_status(struct bench_daemon *d, uint64_t size, struct bench_daem
 			err.text);
 		json_object_put(reply);
 		d->no_admin = true;
-		return status_from_log(d, size, st);
+		return bench_daemon_log_state(d, size, st);
 	}
 	if (r < 0) {
 		fprintf(stderr, "bench: admin status: %s\n", err.text);

@@ -115,6 +115,14 @@ void bench_daemon_stop(struct bench_daemon *d);
 int bench_daemon_status(struct bench_daemon *d, uint64_t size, struct bench_daemon_status *st);
 
 /**
+ * bench_daemon_log_state() - the status from the pool state the daemon logs
+ * on SIGUSR1 (class line and totals), which says how many warm regions of
+ * the class were handed out (warm_handed_out), as the admin status does not.
+ * Returns 0, or -errno after printing why.
+ */
+int bench_daemon_log_state(struct bench_daemon *d, uint64_t size, struct bench_daemon_status *st);
+
+/**
  * bench_daemon_wait_warm() - wait up to @timeout_ms until @n regions of
  * @size bytes are ready and no region is being made. Returns 0,
  * -ETIMEDOUT (after printing the status), or another -errno.
