@@ -589,11 +589,7 @@ END_TEST
 
 static Suite *arena_suite(void)
 {
-	Suite *s = suite_create("arena");
-	struct {
-		const char *name;
-		const TTest *test;
-	} cases[] = {
+	const struct bhc_test_case cases[] = {
 		{ "align_enum", test_align_enum },
 		{ "align_odd", test_align_odd },
 		{ "exhaustion", test_exhaustion },
@@ -611,15 +607,8 @@ static Suite *arena_suite(void)
 		{ "values", test_values },
 		{ "names", test_names },
 	};
-	size_t i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
-	return s;
+	return bhc_test_suite("arena", cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 int main(void)

@@ -589,11 +589,7 @@ END_TEST
 
 static Suite *backing_suite(void)
 {
-	Suite *s = suite_create("arena_backing");
-	struct {
-		const char *name;
-		const TTest *test;
-	} cases[] = {
+	const struct bhc_test_case cases[] = {
 		{ "small", test_small },
 		{ "thp", test_thp },
 		{ "hugetlb_2m", test_hugetlb_2m },
@@ -606,15 +602,8 @@ static Suite *backing_suite(void)
 		{ "no_populate_write_hugetlb", test_no_populate_write_hugetlb },
 		{ "populate_fails_hugetlb", test_populate_fails_hugetlb },
 	};
-	size_t i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
-	return s;
+	return bhc_test_suite("arena_backing", cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 int main(void)

@@ -227,11 +227,7 @@ END_TEST
 
 static Suite *checked_suite(void)
 {
-	Suite *s = suite_create("arena_checked");
-	struct {
-		const char *name;
-		const TTest *test;
-	} cases[] = {
+	const struct bhc_test_case cases[] = {
 		{ "fast_path_state", test_fast_path_state },
 		{ "asan_use_after_reset", test_asan_use_after_reset },
 		{ "asan_use_after_scope", test_asan_use_after_scope },
@@ -242,15 +238,8 @@ static Suite *checked_suite(void)
 		{ "valgrind_overflow", test_valgrind_overflow },
 		{ "valgrind_clean", test_valgrind_clean },
 	};
-	size_t i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
-	return s;
+	return bhc_test_suite("arena_checked", cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 int main(void)

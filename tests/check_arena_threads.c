@@ -545,11 +545,7 @@ END_TEST
 
 static Suite *threads_suite(void)
 {
-	Suite *s = suite_create("arena_threads");
-	struct {
-		const char *name;
-		const TTest *test;
-	} cases[] = {
+	const struct bhc_test_case cases[] = {
 		{ "thread_arenas", test_thread_arenas },
 		{ "thread_arena_lazy", test_thread_arena_lazy },
 		{ "thread_size_env", test_thread_size_env },
@@ -560,15 +556,8 @@ static Suite *threads_suite(void)
 		{ "fork_other_threads", test_fork_other_threads },
 		{ "fork_inside_with_arena", test_fork_inside_with_arena },
 	};
-	size_t i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
-	return s;
+	return bhc_test_suite("arena_threads", cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 int main(void)

@@ -52,6 +52,20 @@ static void print_oneline(const char *s)
 		putchar(*s == '\n' ? ' ' : *s);
 }
 
+Suite *bhc_test_suite(const char *name, const struct bhc_test_case *cases, size_t n_cases)
+{
+	Suite *s = suite_create(name);
+	size_t i;
+
+	for (i = 0; i < n_cases; i++) {
+		TCase *tc = tcase_create(cases[i].name);
+
+		tcase_add_test(tc, cases[i].test);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
 int bhc_test_run(Suite *suite)
 {
 	SRunner *sr;

@@ -6,7 +6,21 @@
 #ifndef BHC_TESTS_TAP_H
 #define BHC_TESTS_TAP_H
 
+#include <stddef.h>
+
 #include <check.h>
+
+/* One test of a table-driven suite: its TCase's name and the test (from START_TEST). */
+struct bhc_test_case {
+	const char *name;
+	const TTest *test;
+};
+
+/**
+ * bhc_test_suite() - a suite @name with one TCase per entry of @cases,
+ * named after it and holding its test, in the order given.
+ */
+Suite *bhc_test_suite(const char *name, const struct bhc_test_case *cases, size_t n_cases);
 
 /**
  * bhc_test_run() - run @suite in fork mode and print one TAP line per test.
