@@ -61,27 +61,15 @@ static const char config_off[] = "[pool]\n"
 
 static void daemon_start(const char *config)
 {
-	int r;
-
-	ck_assert_int_eq(bhc_test_daemon_init(&d), 0);
-	ck_assert_int_eq(bhc_test_daemon_write_config(&d, config), 0);
-	r = bhc_test_daemon_start(&d, NULL);
-	if (r < 0)
-		bhc_test_daemon_dump_log(&d);
-	ck_assert_int_eq(r, 0);
-	ck_assert_int_eq(bhc_test_daemon_wait_ready(&d, 20000), 0);
+	bhc_test_daemon_setup(&d, config);
+	bhc_test_daemon_start_ready(&d, NULL, 20000);
 	ck_assert_int_eq(setenv("BHC_ARENA_SOCKET", d.socket, 1), 0);
 	ck_assert_int_eq(setenv("BHC_ARENA_MODE", "daemon", 1), 0);
 }
 
 static void daemon_stop(void)
 {
-	int r = bhc_test_daemon_stop(&d);
-
-	if (r != 0)
-		bhc_test_daemon_dump_log(&d);
-	ck_assert_int_eq(r, 0);
-	bhc_test_daemon_cleanup(&d);
+	bhc_test_daemon_stop_clean(&d);
 }
 
 /* Start the daemon again on the same socket and wait until the new instance is ready. */

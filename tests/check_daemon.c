@@ -36,26 +36,14 @@ static struct bhc_test_daemon d;
 /* Start a daemon on base_config plus @args and wait until it is ready. */
 static void start(const char *const *args)
 {
-	int r;
-
-	ck_assert_int_eq(bhc_test_daemon_init(&d), 0);
-	ck_assert_int_eq(bhc_test_daemon_write_config(&d, base_config), 0);
-	r = bhc_test_daemon_start(&d, args);
-	if (r < 0)
-		bhc_test_daemon_dump_log(&d);
-	ck_assert_int_eq(r, 0);
-	ck_assert_int_eq(bhc_test_daemon_wait_ready(&d, 10000), 0);
+	bhc_test_daemon_setup(&d, base_config);
+	bhc_test_daemon_start_ready(&d, args, 10000);
 }
 
 /* Stop the daemon: it must exit 0 (under Valgrind: no errors, no leaks). */
 static void stop(void)
 {
-	int r = bhc_test_daemon_stop(&d);
-
-	if (r != 0)
-		bhc_test_daemon_dump_log(&d);
-	ck_assert_int_eq(r, 0);
-	bhc_test_daemon_cleanup(&d);
+	bhc_test_daemon_stop_clean(&d);
 }
 
 static int client(const char *tag)

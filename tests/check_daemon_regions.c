@@ -37,25 +37,13 @@ static struct bhc_test_daemon d;
 
 static void start(const char *config, const char *const *args)
 {
-	int r;
-
-	ck_assert_int_eq(bhc_test_daemon_init(&d), 0);
-	ck_assert_int_eq(bhc_test_daemon_write_config(&d, config), 0);
-	r = bhc_test_daemon_start(&d, args);
-	if (r < 0)
-		bhc_test_daemon_dump_log(&d);
-	ck_assert_int_eq(r, 0);
-	ck_assert_int_eq(bhc_test_daemon_wait_ready(&d, 20000), 0);
+	bhc_test_daemon_setup(&d, config);
+	bhc_test_daemon_start_ready(&d, args, 20000);
 }
 
 static void stop(void)
 {
-	int r = bhc_test_daemon_stop(&d);
-
-	if (r != 0)
-		bhc_test_daemon_dump_log(&d);
-	ck_assert_int_eq(r, 0);
-	bhc_test_daemon_cleanup(&d);
+	bhc_test_daemon_stop_clean(&d);
 }
 
 static int client(const char *tag, struct bhc_arena_msg_welcome *w)

@@ -104,18 +104,12 @@ static void start(const char *config, const char *const *args)
 {
 	char asan[512];
 	const char *old = getenv("ASAN_OPTIONS");
-	int r;
 
-	ck_assert_int_eq(bhc_test_daemon_init(&d), 0);
-	ck_assert_int_eq(bhc_test_daemon_write_config(&d, config ? config : base_config), 0);
+	bhc_test_daemon_setup(&d, config ? config : base_config);
 	/* an ASan build keeps freed memory in quarantine: keep it small, RSS is measured */
 	snprintf(asan, sizeof(asan), "%s%squarantine_size_mb=4", old ? old : "", old ? ":" : "");
 	ck_assert_int_eq(bhc_test_daemon_setenv(&d, "ASAN_OPTIONS", asan), 0);
-	r = bhc_test_daemon_start(&d, args);
-	if (r < 0)
-		bhc_test_daemon_dump_log(&d);
-	ck_assert_int_eq(r, 0);
-	ck_assert_int_eq(bhc_test_daemon_wait_ready(&d, 20000), 0);
+	bhc_test_daemon_start_ready(&d, args, 20000);
 	ck_assert_int_eq(setenv("BHC_ARENA_SOCKET", d.socket, 1), 0);
 	ck_assert_int_eq(setenv("BHC_ARENA_MODE", "daemon", 1), 0);
 }
@@ -123,12 +117,7 @@ static void start(const char *config, const char *const *args)
 /* Stop the daemon: it must exit 0 (under ASan or Valgrind: no errors, no leaks). */
 static void stop(void)
 {
-	int r = bhc_test_daemon_stop(&d);
-
-	if (r != 0)
-		bhc_test_daemon_dump_log(&d);
-	ck_assert_int_eq(r, 0);
-	bhc_test_daemon_cleanup(&d);
+	bhc_test_daemon_stop_clean(&d);
 }
 
 static bool daemon_alive(void)

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <check.h>
+
 #include "util-daemon.h"
 
 #define WRAPPER_ARGS_MAX 32
@@ -370,6 +372,33 @@ void bhc_test_daemon_dump_log(const struct bhc_test_daemon *d)
 	for (line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		fprintf(stderr, "# arenad: %s\n", line);
 	free(log);
+}
+
+void bhc_test_daemon_setup(struct bhc_test_daemon *d, const char *config)
+{
+	ck_assert_int_eq(bhc_test_daemon_init(d), 0);
+	if (config)
+		ck_assert_int_eq(bhc_test_daemon_write_config(d, config), 0);
+}
+
+void bhc_test_daemon_start_ready(struct bhc_test_daemon *d, const char *const *args, int timeout_ms)
+{
+	int r = bhc_test_daemon_start(d, args);
+
+	if (r < 0)
+		bhc_test_daemon_dump_log(d);
+	ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(bhc_test_daemon_wait_ready(d, timeout_ms), 0);
+}
+
+void bhc_test_daemon_stop_clean(struct bhc_test_daemon *d)
+{
+	int r = bhc_test_daemon_stop(d);
+
+	if (r != 0)
+		bhc_test_daemon_dump_log(d);
+	ck_assert_int_eq(r, 0);
+	bhc_test_daemon_cleanup(d);
 }
 
 void bhc_test_daemon_cleanup(struct bhc_test_daemon *d)

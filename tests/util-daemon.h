@@ -7,6 +7,7 @@
  * $BHC_TEST_DAEMON_WRAPPER, if set, is a command prefix the daemon runs
  * under (e.g. "valgrind --leak-check=full --error-exitcode=1"); waits are
  * then ten times longer. $BHC_TEST_KEEP=1 keeps the temporary directory.
+ * The bhc_test_daemon_*() steps that ck_assert() are only for Check tests.
  */
 #ifndef BHC_TESTS_UTIL_DAEMON_H
 #define BHC_TESTS_UTIL_DAEMON_H
@@ -100,6 +101,27 @@ void bhc_test_daemon_cleanup(struct bhc_test_daemon *d);
 
 /** bhc_test_daemon_dump_log() - copy the daemon's log to stderr (for failures). */
 void bhc_test_daemon_dump_log(const struct bhc_test_daemon *d);
+
+/* --- for Check tests: each step asserted, the log dumped when the daemon fails --- */
+
+/**
+ * bhc_test_daemon_setup() - bhc_test_daemon_init(), then write @config unless
+ * it is NULL; ck_assert()s that both succeed.
+ */
+void bhc_test_daemon_setup(struct bhc_test_daemon *d, const char *config);
+
+/**
+ * bhc_test_daemon_start_ready() - bhc_test_daemon_start() with @args, then
+ * wait up to @timeout_ms until it is ready; ck_assert()s both.
+ */
+void bhc_test_daemon_start_ready(struct bhc_test_daemon *d, const char *const *args,
+				 int timeout_ms);
+
+/**
+ * bhc_test_daemon_stop_clean() - bhc_test_daemon_stop(), ck_assert() that the
+ * daemon exited 0 (under a wrapper: no errors, no leaks), then clean up.
+ */
+void bhc_test_daemon_stop_clean(struct bhc_test_daemon *d);
 
 /* --- the raw protocol ------------------------------------------------------ */
 
