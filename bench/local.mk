@@ -28,7 +28,7 @@ bench_bench_alloc_LDFLAGS = -no-install
 bench_bench_alloc_LDADD = bench/libbench.a client/libbhc-arena.la \
 	$(APR_LIBS) $(TALLOC_LIBS) -ldl -lm
 
-EXTRA_DIST += bench/run-bench.sh bench/plot-alloc.gp
+EXTRA_DIST += bench/run-bench.sh bench/plot-alloc.gp docs/img/alloc.svg
 CLEANFILES += $(EXTRA_PROGRAMS) $(EXTRA_LIBRARIES)
 
 PHONY_TARGETS += bench clean-bench-results
