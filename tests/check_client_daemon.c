@@ -38,6 +38,7 @@
 #include "tap.h"
 #include "util-daemon.h"
 #include "util-hugepages.h"
+#include "util-pattern.h"
 
 /* Built with it set to 1 for the ThreadSanitizer run: only the threads and fork cases. */
 #ifndef CLIENT_DAEMON_TSAN_ONLY
@@ -295,42 +296,6 @@ static void wait_eof(int fd)
 	} while (0)
 
 /* --- data patterns --------------------------------------------------------------- */
-
-static uint64_t pattern_word(uint64_t seed, size_t i)
-{
-	return (seed * UINT64_C(0x9e3779b97f4a7c15)) ^ ((uint64_t)i * UINT64_C(0xff51afd7ed558ccd));
-}
-
-static void fill(void *p, size_t len, uint64_t seed)
-{
-	uint64_t *w = p;
-	size_t i;
-
-	for (i = 0; i < len / 8; i++)
-		w[i] = pattern_word(seed, i);
-}
-
-static bool verify(const void *p, size_t len, uint64_t seed)
-{
-	const uint64_t *w = p;
-	size_t i;
-
-	for (i = 0; i < len / 8; i++)
-		if (w[i] != pattern_word(seed, i))
-			return false;
-	return true;
-}
-
-static bool all_zero(const void *p, size_t len)
-{
-	const uint64_t *w = p;
-	size_t i;
-
-	for (i = 0; i < len / 8; i++)
-		if (w[i])
-			return false;
-	return true;
-}
 
 /* The whole free part of @arena as one allocation. */
 static void *take_all(struct bhc_arena *arena, size_t *lenp)
@@ -652,7 +617,7 @@ START_TEST(test_hung_daemon)
 	daemon_start(config_off);
 	a = daemon_arena(1 * MiB, &st_a);
 	p = take_all(a, &len);
-	fill(p, len, 1);
+	bhc_test_pattern_fill(p, len, 1);
 
 	ck_assert_int_eq(kill(d.pid, SIGSTOP), 0);
 	ck_assert_int_eq(setenv("BHC_ARENA_TIMEOUT_MS", "300", 1), 0);
@@ -667,7 +632,7 @@ START_TEST(test_hung_daemon)
 
 	c = daemon_arena(1 * MiB, &st_c);
 	ck_assert_uint_gt(st_c.region_id, st_a.region_id + 1); /* the late grant was in between */
-	ck_assert(verify(p, len, 1));
+	ck_assert(bhc_test_pattern_verify(p, len, 1));
 	/* one connection all along; what it holds: a and c, the late grant was given back */
 	ck_assert(wait_leases(getpid(), 2, 5000));
 	ck_assert_int_eq(n_connections(getpid()), 1);
@@ -856,8 +821,8 @@ static int populate_child(void *arg)
 		if (test_region_gone(test_region_start(a), st.region_size))
 			child_fail(3, "the region is not MADV_DONTFORK");
 		p = take_all(a, &len);
-		fill(p, len, 3);
-		if (!verify(p, len, 3))
+		bhc_test_pattern_fill(p, len, 3);
+		if (!bhc_test_pattern_verify(p, len, 3))
 			child_fail(4, "the region does not keep its data");
 	}
 	if (!write_full(ctx->report_w, report, sizeof(report)))
@@ -949,13 +914,15 @@ static int many_child(void *arg)
 		p[i] = take_all(a[i], &len[i]);
 		if (!p[i] || len[i] < 1 * MiB)
 			child_fail(4, "cannot allocate the arena's capacity");
-		fill(p[i], len[i], (uint64_t)ctx->index * N_PER_PROC + (uint64_t)i + 1);
+		bhc_test_pattern_fill(p[i], len[i],
+				      (uint64_t)ctx->index * N_PER_PROC + (uint64_t)i + 1);
 	}
 	if (!write_full(ctx->ready_w, "r", 1))
 		child_fail(5, "ready");
 	wait_eof(ctx->go_r);
 	for (i = 0; i < N_PER_PROC; i++) {
-		if (!verify(p[i], len[i], (uint64_t)ctx->index * N_PER_PROC + (uint64_t)i + 1))
+		if (!bhc_test_pattern_verify(p[i], len[i],
+					     (uint64_t)ctx->index * N_PER_PROC + (uint64_t)i + 1))
 			child_fail(6, "arena %d lost its pattern", i);
 		bhc_arena_free(a[i]);
 	}
@@ -1149,13 +1116,13 @@ static int fresh_child(void *arg)
 	p = take_all(a, &len);
 	if (!p)
 		child_fail(4, "alloc");
-	if (!all_zero(p, len))
+	if (!bhc_test_all_zero(p, len))
 		child_fail(5, "region %" PRIu64 " is not all zero", st.region_id);
 	if (ctx->fill) {
 		memset(p, 0x5a, len);
 		/* and the whole header's reserved part the library does not use */
 		memset(test_region_start(a) + 128, 0x5a, HDR - 128);
-	} else if (!all_zero(test_region_start(a) + 128, HDR - 128)) {
+	} else if (!bhc_test_all_zero(test_region_start(a) + 128, HDR - 128)) {
 		child_fail(6, "region %" PRIu64 "'s header is not clean", st.region_id);
 	}
 	if (!write_full(ctx->report_w, &st, sizeof(st)))
@@ -1435,7 +1402,7 @@ static void restart(bool hard)
 	a = daemon_arena(4 * MiB, &st_a);
 	pa = take_all(a, &len_a);
 	ck_assert_ptr_nonnull(pa);
-	fill(pa, len_a, 0xa11ce);
+	bhc_test_pattern_fill(pa, len_a, 0xa11ce);
 
 	if (hard) {
 		ck_assert_int_eq(kill(d.pid, SIGKILL), 0);
@@ -1445,10 +1412,10 @@ static void restart(bool hard)
 	}
 	/* no daemon: daemon mode says so; the region is still ours */
 	ck_assert_int_eq(bhc_arena_new(1 * MiB, &b), -ECONNREFUSED);
-	ck_assert(verify(pa, len_a, 0xa11ce));
+	ck_assert(bhc_test_pattern_verify(pa, len_a, 0xa11ce));
 
 	daemon_restart();
-	ck_assert(verify(pa, len_a, 0xa11ce));
+	ck_assert(bhc_test_pattern_verify(pa, len_a, 0xa11ce));
 	if (hard) {
 		/* first a new arena (a new connection), then the old one goes */
 		b = daemon_arena(1 * MiB, &st_b);
@@ -1460,8 +1427,8 @@ static void restart(bool hard)
 	}
 	pb = take_all(b, &len_b);
 	ck_assert_ptr_nonnull(pb);
-	fill(pb, len_b, 0xb0b);
-	ck_assert(verify(pb, len_b, 0xb0b));
+	bhc_test_pattern_fill(pb, len_b, 0xb0b);
+	ck_assert(bhc_test_pattern_verify(pb, len_b, 0xb0b));
 	/* one connection to each daemon; the new one holds exactly the new arena */
 	ck_assert_int_eq(n_connections(getpid()), 2);
 	ck_assert(wait_leases(getpid(), 1, 5000));
@@ -1521,11 +1488,11 @@ static void *thread_main(void *arg)
 			ctx->err = -ENOMEM;
 			break;
 		}
-		fill(p, len, (uint64_t)ctx->index << 32 | (uint64_t)i);
+		bhc_test_pattern_fill(p, len, (uint64_t)ctx->index << 32 | (uint64_t)i);
 		/* hold the previous one across the next exchange, then check and drop it */
 		bhc_arena_free(prev);
 		prev = a;
-		if (!verify(p, len, (uint64_t)ctx->index << 32 | (uint64_t)i)) {
+		if (!bhc_test_pattern_verify(p, len, (uint64_t)ctx->index << 32 | (uint64_t)i)) {
 			ctx->err = -EIO;
 			break;
 		}
@@ -1596,7 +1563,7 @@ static int fork_parent(int report_w, int hold_r)
 		rep.parent_ids[i] = st.region_id;
 		size_a[i] = st.region_size;
 		pa[i] = take_all(a[i], &len_a[i]);
-		fill(pa[i], len_a[i], (uint64_t)i + 100);
+		bhc_test_pattern_fill(pa[i], len_a[i], (uint64_t)i + 100);
 	}
 	if (pipe(sync) < 0)
 		child_fail(3, "pipe");
@@ -1616,11 +1583,11 @@ static int fork_parent(int report_w, int hold_r)
 		if (bhc_arena_stats(b, &st) < 0 || st.source != BHC_ARENA_SOURCE_DAEMON)
 			child_fail(6, "the child's arena is not the daemon's");
 		p = take_all(b, &len);
-		fill(p, len, 7);
+		bhc_test_pattern_fill(p, len, 7);
 		if (!write_full(sync[1], &st.region_id, sizeof(st.region_id)))
 			child_fail(7, "sync");
 		wait_eof(hold_r);
-		if (!verify(p, len, 7))
+		if (!bhc_test_pattern_verify(p, len, 7))
 			child_fail(8, "the child's arena lost its data");
 		bhc_arena_free(b);
 		return 0;
@@ -1630,7 +1597,7 @@ static int fork_parent(int report_w, int hold_r)
 		child_fail(9, "the child did not report");
 	/* the parent's arenas are untouched by all this */
 	for (i = 0; i < 2; i++)
-		if (!verify(pa[i], len_a[i], (uint64_t)i + 100))
+		if (!bhc_test_pattern_verify(pa[i], len_a[i], (uint64_t)i + 100))
 			child_fail(11, "the parent's arena %d lost its data", i);
 	if (!write_full(report_w, &rep, sizeof(rep)))
 		child_fail(10, "report");

@@ -53,6 +53,7 @@
 #include "tap.h"
 #include "util-daemon.h"
 #include "util-hugepages.h"
+#include "util-pattern.h"
 
 /*
  * Built with AddressSanitizer (then so is the daemon: one set of CFLAGS),
@@ -1188,31 +1189,6 @@ END_TEST
 
 /* --- client processes on libbhc-arena ------------------------------------------------------ */
 
-static uint64_t pattern_word(uint64_t seed, size_t i)
-{
-	return (seed * UINT64_C(0x9e3779b97f4a7c15)) ^ ((uint64_t)i * UINT64_C(0xff51afd7ed558ccd));
-}
-
-static void fill(void *p, size_t len, uint64_t seed)
-{
-	uint64_t *w = p;
-	size_t i;
-
-	for (i = 0; i < len / 8; i++)
-		w[i] = pattern_word(seed, i);
-}
-
-static bool verify(const void *p, size_t len, uint64_t seed)
-{
-	const uint64_t *w = p;
-	size_t i;
-
-	for (i = 0; i < len / 8; i++)
-		if (w[i] != pattern_word(seed, i))
-			return false;
-	return true;
-}
-
 /* FNV-1a over 64-bit words: the checksum a client takes of its data. */
 static uint64_t checksum(const void *p, size_t len)
 {
@@ -1252,7 +1228,7 @@ static struct bhc_arena *filled_arena(size_t capacity, uint64_t seed, void **pp,
 		errno = ENOMEM;
 		return NULL;
 	}
-	fill(*pp, *lenp, seed);
+	bhc_test_pattern_fill(*pp, *lenp, seed);
 	if (idp)
 		*idp = st.region_id;
 	return a;
@@ -1321,7 +1297,7 @@ static void worker(unsigned int index, unsigned int ms)
 			sleep_ms(10);
 			continue;
 		}
-		if (!verify(p, len, seed))
+		if (!bhc_test_pattern_verify(p, len, seed))
 			child_fail(3, "region lost its data");
 		bhc_arena_free(a);
 		n_ok++;
@@ -1416,7 +1392,7 @@ static void kill_child(const struct kill_ctx *ctx)
 	b = filled_arena(2 * MiB, 99 + ctx->index, &bp, &blen, NULL);
 	if (!b)
 		child_fail(6, "no arena from the new daemon: %s", strerror(errno));
-	if (!verify(bp, blen, 99 + ctx->index))
+	if (!bhc_test_pattern_verify(bp, blen, 99 + ctx->index))
 		child_fail(7, "the new arena lost its data");
 	for (i = 0; i < 2; i++)
 		bhc_arena_free(a[i]);
@@ -1506,7 +1482,7 @@ static void storm_check(void **p, size_t *len, uint64_t base)
 	int i;
 
 	for (i = 0; i < STORM_PER_PROC; i++)
-		if (!verify(p[i], len[i], base + (uint64_t)i))
+		if (!bhc_test_pattern_verify(p[i], len[i], base + (uint64_t)i))
 			child_fail(9, "arena %d was overwritten by another process", i);
 }
 

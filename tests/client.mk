@@ -103,7 +103,7 @@ client_daemon_tsan_srcs = \
 	$(srcdir)/tests/util-hugepages.c \
 	$(arena_tsan_lib_srcs)
 client_daemon_tsan_deps = $(client_daemon_tsan_srcs) $(arena_tsan_deps) \
-	$(srcdir)/tests/util-daemon.h
+	$(srcdir)/tests/util-daemon.h $(srcdir)/tests/util-pattern.h
 check_SCRIPTS += tests/check_client_daemon_tsan
 TESTS += tests/check_client_daemon_tsan
 CLEANFILES += tests/check_client_daemon_tsan tests/check_client_daemon_tsan.cc-out

@@ -1,6 +1,7 @@
-# Shared test support: TAP output for Check suites, hugepage reservation.
+# Shared test support: TAP output for Check suites, hugepage reservation, data patterns.
 check_LTLIBRARIES += tests/libbhc-test.la
-tests_libbhc_test_la_SOURCES = tests/tap.c tests/tap.h tests/util-hugepages.c tests/util-hugepages.h
+tests_libbhc_test_la_SOURCES = tests/tap.c tests/tap.h tests/util-hugepages.c tests/util-hugepages.h \
+	tests/util-pattern.h
 tests_libbhc_test_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_libbhc_test_la_LIBADD = $(CHECK_LIBS)
 

@@ -37,6 +37,7 @@
 
 #include "util-daemon.h"
 #include "util-hugepages.h"
+#include "util-pattern.h"
 
 #define MiB (UINT64_C(1) << 20)
 #define MAX_CLIENTS 2000
@@ -95,11 +96,6 @@ static void on_term(int sig)
 	stop_flag = 1;
 }
 
-static uint64_t pattern_word(uint64_t seed, size_t i)
-{
-	return (seed * UINT64_C(0x9e3779b97f4a7c15)) ^ ((uint64_t)i * UINT64_C(0xff51afd7ed558ccd));
-}
-
 /* Cycles until SIGTERM: 1 to 3 arenas of 1 to max_mib MiB, filled, held a moment, verified. */
 static void client(struct slot *slot, unsigned int index, unsigned int max_mib)
 {
@@ -130,7 +126,7 @@ static void client(struct slot *slot, unsigned int index, unsigned int max_mib)
 				_exit(4);
 			seed = rnd(&s);
 			for (i = 0; i < len[k]; i++)
-				p[k][i] = pattern_word(seed, i);
+				p[k][i] = bhc_test_pattern_word(seed, i);
 			p[k][len[k] - 1] = seed; /* the seed, to verify with */
 		}
 		n = k;
@@ -138,7 +134,7 @@ static void client(struct slot *slot, unsigned int index, unsigned int max_mib)
 		for (k = 0; k < n; k++) {
 			seed = p[k][len[k] - 1];
 			for (i = 0; i + 1 < len[k]; i++) {
-				if (p[k][i] != pattern_word(seed, i)) {
+				if (p[k][i] != bhc_test_pattern_word(seed, i)) {
 					fprintf(stderr,
 						"soak client %u: word %zu of a region changed\n",
 						index, i);
