@@ -1217,19 +1217,6 @@ static int exhaust_child(void *arg)
 	return 0;
 }
 
-static long read_sys_long(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	long v = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
 /*
  * Arenas enough to run the 2 MiB pool dry whatever else happens on the
  * machine meanwhile: more than it has pages at all (free counts move with
@@ -1243,9 +1230,9 @@ static int exhaust_bound(void)
 	long n_pages, n_over;
 
 	snprintf(path, sizeof(path), "%s/nr_hugepages", dir);
-	n_pages = read_sys_long(path);
+	n_pages = bhc_test_read_long(path);
 	snprintf(path, sizeof(path), "%s/nr_overcommit_hugepages", dir);
-	n_over = read_sys_long(path);
+	n_over = bhc_test_read_long(path);
 	ck_assert_int_ge(n_pages, 0);
 	if (n_over > 0)
 		n_pages += n_over;

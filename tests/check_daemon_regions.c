@@ -600,14 +600,10 @@ static char policy_config[512];
 /* 2 MiB pages free and not reserved by anyone's mapping (what a new file can get), or -1. */
 static long hugepages_available(void)
 {
-	long n_free = bhc_test_hugepages_free(2048), n_resv = -1;
-	FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/resv_hugepages", "re");
+	long n_free = bhc_test_hugepages_free(2048);
+	long n_resv =
+		bhc_test_read_long("/sys/kernel/mm/hugepages/hugepages-2048kB/resv_hugepages");
 
-	if (f) {
-		if (fscanf(f, "%ld", &n_resv) != 1)
-			n_resv = -1;
-		fclose(f);
-	}
 	if (n_free < 0 || n_resv < 0)
 		return n_free;
 	return n_free > n_resv ? n_free - n_resv : 0;

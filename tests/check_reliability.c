@@ -892,33 +892,6 @@ END_TEST
 
 #define HP_DIR "/sys/kernel/mm/hugepages/hugepages-2048kB"
 
-static long read_long(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	long v = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-static int write_long(const char *path, long v)
-{
-	FILE *f = fopen(path, "we");
-	int r = 0;
-
-	if (!f)
-		return -errno;
-	if (fprintf(f, "%ld\n", v) < 0)
-		r = -EIO;
-	if (fclose(f) != 0 && !r)
-		r = -EIO;
-	return r;
-}
-
 struct held {
 	unsigned char *p;
 	uint64_t size, id;
@@ -1065,11 +1038,13 @@ START_TEST(test_hugepages_shrink)
 	n += prefer_until_fallback(fd, &h[n]);
 
 	/* nr_hugepages lowered below what is in use: held pages become surplus */
-	nr_before = read_long(HP_DIR "/nr_hugepages");
-	in_use = nr_before - read_long(HP_DIR "/free_hugepages");
-	ck_assert_int_eq(write_long(HP_DIR "/nr_hugepages", in_use > 2 ? in_use - 2 : 0), 0);
+	nr_before = bhc_test_read_long(HP_DIR "/nr_hugepages");
+	in_use = nr_before - bhc_test_read_long(HP_DIR "/free_hugepages");
+	ck_assert_int_eq(bhc_test_write_long(HP_DIR "/nr_hugepages", in_use > 2 ? in_use - 2 : 0),
+			 0);
 	fprintf(stderr, "# nr_hugepages %ld -> %ld (in use %ld, surplus %ld)\n", nr_before,
-		read_long(HP_DIR "/nr_hugepages"), in_use, read_long(HP_DIR "/surplus_hugepages"));
+		bhc_test_read_long(HP_DIR "/nr_hugepages"), in_use,
+		bhc_test_read_long(HP_DIR "/surplus_hugepages"));
 	n += require_until_short(fd, &h[n], &e);
 	n += prefer_until_fallback(fd, &h[n]);
 	/* every region kept its data: nothing faulted, nothing was taken back */
@@ -1079,7 +1054,7 @@ START_TEST(test_hugepages_shrink)
 	/* the pages come back: hugetlb again */
 	kill(thief, SIGKILL);
 	ck_assert_int_eq(waitpid(thief, &status, 0), thief);
-	ck_assert_int_eq(write_long(HP_DIR "/nr_hugepages", nr_before), 0);
+	ck_assert_int_eq(bhc_test_write_long(HP_DIR "/nr_hugepages", nr_before), 0);
 	ck_assert_int_eq(hold(fd, 2 * MiB, BHC_ARENA_ACQ_REQUIRE_HUGE, 0x7f, &h[n], NULL), 0);
 	ck_assert_uint_eq(h[n].backing, BHC_ARENA_BACKING_HUGETLB);
 	n++;

@@ -14,7 +14,7 @@
 static char saved_path[128];
 static long saved_nr = -1;
 
-static long read_long(const char *path)
+long bhc_test_read_long(const char *path)
 {
 	FILE *f = fopen(path, "re");
 	long v = -1;
@@ -27,7 +27,7 @@ static long read_long(const char *path)
 	return v;
 }
 
-static int write_long(const char *path, long v)
+int bhc_test_write_long(const char *path, long v)
 {
 	FILE *f = fopen(path, "we");
 	int r = 0;
@@ -44,7 +44,7 @@ static int write_long(const char *path, long v)
 static void restore(void)
 {
 	if (saved_nr >= 0)
-		write_long(saved_path, saved_nr);
+		bhc_test_write_long(saved_path, saved_nr);
 	saved_nr = -1;
 }
 
@@ -54,7 +54,7 @@ long bhc_test_hugepages_free(unsigned long page_kb)
 
 	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%lukB/free_hugepages",
 		 page_kb);
-	return read_long(path);
+	return bhc_test_read_long(path);
 }
 
 int bhc_test_hugepages_reserve(unsigned long page_kb, unsigned long n_free, char *why,
@@ -85,7 +85,7 @@ int bhc_test_hugepages_reserve(unsigned long page_kb, unsigned long n_free, char
 			n_free, page_kb, free_now);
 		return -EPERM;
 	}
-	nr = read_long(nr_path);
+	nr = bhc_test_read_long(nr_path);
 	if (nr < 0) {
 		snprintf(why, why_len, "cannot read %s", nr_path);
 		return -EIO;
@@ -95,7 +95,7 @@ int bhc_test_hugepages_reserve(unsigned long page_kb, unsigned long n_free, char
 		saved_nr = nr;
 		atexit(restore);
 	}
-	write_long(nr_path, nr + (long)n_free - free_now);
+	bhc_test_write_long(nr_path, nr + (long)n_free - free_now);
 	free_now = bhc_test_hugepages_free(page_kb);
 	if (free_now < (long)n_free) {
 		snprintf(

@@ -18,4 +18,10 @@ int bhc_test_hugepages_reserve(unsigned long page_kb, unsigned long n_free, char
 /** bhc_test_hugepages_free() - free pages of @page_kb KiB now, or -1. */
 long bhc_test_hugepages_free(unsigned long page_kb);
 
+/** bhc_test_read_long() - the integer a sysfs or procfs file @path starts with, or -1. */
+long bhc_test_read_long(const char *path);
+
+/** bhc_test_write_long() - write @v and a newline to the file @path; 0 or -errno. */
+int bhc_test_write_long(const char *path, long v);
+
 #endif
