@@ -153,6 +153,43 @@ static long hugepages_available(uint32_t shift)
 	return n_free > n_resv ? n_free - n_resv : 0;
 }
 
+/*
+ * hugepages_available() as start_hugetlb() sees it: read again at most every
+ * AVAIL_CACHE_MS (three sysfs files are a dozen system calls, a fifth of
+ * the loop's work per region when small regions are made in a stream) and
+ * debited in between by the pages each new region takes. A region that
+ * does not fit, or a hugetlb fallocate that failed, reads again at once.
+ */
+#define AVAIL_CACHE_MS 100
+
+static struct {
+	uint32_t shift; /* page size read, 0: nothing cached */
+	uint64_t read_ms; /* CLOCK_MONOTONIC of the read */
+	long avail; /* pages, -1 if unknown */
+} avail_cache;
+
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Pages of 1 << @shift a new file can get, for @need of them; -1 when unknown. */
+static long hugepages_available_cached(uint32_t shift, uint64_t need)
+{
+	uint64_t now = monotonic_ms();
+
+	if (avail_cache.shift != shift || now - avail_cache.read_ms >= AVAIL_CACHE_MS ||
+	    (avail_cache.avail >= 0 && (uint64_t)avail_cache.avail < need)) {
+		avail_cache.shift = shift;
+		avail_cache.read_ms = now;
+		avail_cache.avail = hugepages_available(shift);
+	}
+	return avail_cache.avail;
+}
+
 /* Page shift of the system's default hugepage size (Hugepagesize in /proc/meminfo). */
 static uint32_t default_huge_shift(void)
 {
@@ -339,6 +376,7 @@ static void hugetlb_done(struct uring_op *op, int res)
 		return;
 	}
 	region_close(region);
+	avail_cache.shift = 0; /* someone took the pages: read again next time */
 	if (res == -ENOSPC || res == -ENOMEM) {
 		hugetlb_short(region);
 		region_fallback(region, -ENOMEM);
@@ -396,15 +434,18 @@ static void region_fallback(struct region *region, int err)
 
 static int start_hugetlb(struct region *region, struct uring *uring)
 {
-	long avail = hugepages_available(region->want_shift);
+	uint64_t need = region->size >> region->want_shift;
+	long avail = hugepages_available_cached(region->want_shift, need);
 	char page[32];
 	int r;
 
 	/* Plainly short: do not allocate (and zero) pages only to give them back. */
-	if (avail >= 0 && (uint64_t)avail < region->size >> region->want_shift) {
+	if (avail >= 0 && (uint64_t)avail < need) {
 		hugetlb_short(region);
 		return -ENOMEM;
 	}
+	if (avail >= 0)
+		avail_cache.avail -= (long)need;
 	r = open_memfd(region, true);
 	if (r < 0) {
 		region_format_size(UINT64_C(1) << region->want_shift, page, sizeof(page));
