@@ -103,9 +103,11 @@ void peer_close(struct peer *peer, const char *why, bool abandon)
 		pool_acquire_cancel(pool, &peer->acquire);
 		unreserve(peer, peer->acquire.size);
 	}
-	if (peer->releasing) {
-		peer->releasing->released = NULL;
-		peer->releasing = NULL;
+	while (!list_empty(&peer->releasing)) {
+		region = list_first_entry(&peer->releasing, struct region, release_link);
+		list_del(&region->release_link);
+		region->released = NULL;
+		region->released_data = NULL;
 	}
 	while (!list_empty(&peer->leases)) {
 		region = list_first_entry(&peer->leases, struct region, link);
@@ -214,12 +216,36 @@ static int send_now(struct peer *peer, const void *buf, size_t len, int fd)
 	return 0;
 }
 
-static void send_failed(struct peer *peer, int err)
+/*
+ * A reply could not be sent. If the client has closed its end, what it
+ * sent before closing (its last RELEASEs, say) is still read and handled,
+ * until the end of the stream closes the peer; its replies are dropped.
+ * Returns 0 if the peer stays, else @err.
+ */
+static int send_failed(struct peer *peer, int err)
 {
 	char why[96];
 
+	if ((err == -EPIPE || err == -ECONNRESET) && !(peer->paused & PEER_PAUSE_CLOSING)) {
+		peer->hung_up = true;
+		while (!list_empty(&peer->out)) {
+			struct peer_out *out = list_first_entry(&peer->out, struct peer_out, link);
+
+			list_del(&out->link);
+			out_free(out);
+		}
+		peer->n_out = 0;
+		peer->out_bytes = 0;
+		if (peer->stalled) {
+			peer->stalled = false;
+			uv_timer_stop(&peer->timer);
+		}
+		resume_reading(peer, PEER_PAUSE_QUEUE);
+		return 0;
+	}
 	snprintf(why, sizeof(why), "sending failed: %s", strerror(-err));
 	peer_close(peer, err == -EPIPE || err == -ECONNRESET ? "connection lost" : why, false);
+	return err;
 }
 
 int peer_send(struct peer *peer, const void *buf, size_t len, int fd)
@@ -229,14 +255,14 @@ int peer_send(struct peer *peer, const void *buf, size_t len, int fd)
 
 	if (peer->closing)
 		return -ESHUTDOWN;
+	if (peer->hung_up)
+		return 0;
 	if (list_empty(&peer->out)) {
 		r = send_now(peer, buf, len, fd);
 		if (r == 0)
 			return 0;
-		if (r != -EAGAIN) {
-			send_failed(peer, r);
-			return r;
-		}
+		if (r != -EAGAIN)
+			return send_failed(peer, r);
 	}
 	out = malloc(sizeof(*out) + len);
 	if (!out) {
@@ -247,9 +273,12 @@ int peer_send(struct peer *peer, const void *buf, size_t len, int fd)
 	if (fd >= 0) {
 		out->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 		if (out->fd < 0) {
+			char why[96];
+
 			r = -errno;
 			free(out);
-			send_failed(peer, r);
+			snprintf(why, sizeof(why), "sending failed: %s", strerror(-r));
+			peer_close(peer, why, false);
 			return r;
 		}
 	}
@@ -514,16 +543,13 @@ static void send_released(struct peer *peer, uint32_t seq, uint64_t region_id)
 	peer_send(peer, &m, sizeof(m), -1);
 }
 
-/* The released region's pages are back: now say RELEASED. */
-static void release_done(void *data)
+/* A released region's pages are back: now say RELEASED. */
+static void release_done(struct region *region, void *data)
 {
 	struct peer *peer = data;
-	uint64_t id = peer->releasing->id;
 
-	peer->releasing = NULL;
-	send_released(peer, peer->release_seq, id);
-	if (!peer->closing)
-		resume_reading(peer, PEER_PAUSE_RELEASE);
+	list_del(&region->release_link);
+	send_released(peer, region->release_seq, region->id);
 }
 
 static void handle_release(struct peer *peer, const struct proto_msg *msg)
@@ -549,12 +575,12 @@ static void handle_release(struct peer *peer, const struct proto_msg *msg)
 	unreserve(peer, region->size);
 	peer->n_released++;
 	if (pool_release(&peer->server->pool, region, release_done, peer) < 0) {
+		/* closed and freed at once */
 		send_released(peer, msg->seq, msg->release.region_id);
 		return;
 	}
-	peer->releasing = region;
-	peer->release_seq = msg->seq;
-	pause_reading(peer, PEER_PAUSE_RELEASE);
+	region->release_seq = msg->seq;
+	list_add_tail(&region->release_link, &peer->releasing);
 }
 
 static void handle_admin(struct peer *peer, const struct proto_msg *msg)
@@ -655,6 +681,16 @@ static bool read_one(struct peer *peer)
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return false;
+		/*
+		 * The client closed with replies unread (RELEASEDs, which it does
+		 * not wait for): the kernel says so once, before the requests
+		 * it sent last. Those are still handled, its releases first of
+		 * all; nobody is there for the replies.
+		 */
+		if (errno == ECONNRESET && !peer->hung_up) {
+			peer->hung_up = true;
+			return true;
+		}
 		snprintf(why, sizeof(why), "receive failed: %m");
 		peer_close(peer, errno == ECONNRESET ? "connection reset" : why, false);
 		return false;
@@ -695,8 +731,17 @@ static void on_poll(uv_poll_t *poll, int status, int events)
 	int i;
 
 	if (status < 0) {
+		/*
+		 * libuv reports POLLERR as UV_EBADF and stops watching. On a
+		 * Unix socket that is the client closing with replies unread:
+		 * read_one() finds ECONNRESET, then what the client sent last.
+		 */
+		if (status == UV_EBADF) {
+			while (!peer->closing && !peer->paused && read_one(peer))
+				;
+		}
 		snprintf(why, sizeof(why), "poll error: %s", uv_strerror(status));
-		peer_close(peer, why, false);
+		peer_close(peer, peer->hung_up ? "closed by the client" : why, false);
 		return;
 	}
 	if (events & UV_WRITABLE) {
@@ -729,6 +774,7 @@ int peer_new(struct server *server, int fd, struct peer **peerp)
 	peer->server = server;
 	peer->fd = fd;
 	list_init(&peer->leases);
+	list_init(&peer->releasing);
 	list_init(&peer->out);
 	list_init(&peer->link);
 	list_init(&peer->acquire.link);

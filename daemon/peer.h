@@ -46,7 +46,6 @@ struct peer_out {
 #define PEER_PAUSE_ACQUIRE 0x1u /* an acquire is in progress */
 #define PEER_PAUSE_QUEUE 0x2u /* its reply queue is full */
 #define PEER_PAUSE_CLOSING 0x4u /* closing once the queue has drained */
-#define PEER_PAUSE_RELEASE 0x8u /* a released region is being punched */
 
 /* A connection; on server->peers; freed when both uv handles have closed. */
 struct peer {
@@ -71,8 +70,13 @@ struct peer {
 	uint64_t bytes; /* bytes of those */
 	struct pool_acquire acquire; /* the acquire in progress (acquire.pending) */
 	uint32_t acquire_seq;
-	struct region *releasing; /* released, RELEASED not sent until its pages are back */
-	uint32_t release_seq;
+	/*
+	 * Released regions whose pages are being punched (struct
+	 * region.release_link, oldest first): each one's RELEASED goes out
+	 * when its pages are back. Reading goes on meanwhile: an ACQUIRE
+	 * that needs the memory waits in the pool for the drops to end.
+	 */
+	struct list_head releasing;
 	/* the request being answered (admin replies echo it) */
 	uint32_t request_seq;
 	uint16_t request_type;
@@ -84,6 +88,7 @@ struct peer {
 	int poll_events; /* what poll is watching now */
 	bool stalled; /* the timer is the stall timer */
 	bool closing;
+	bool hung_up; /* the client has closed; what it sent is still read */
 	/* statistics */
 	uint64_t n_requests;
 	uint64_t n_acquired;

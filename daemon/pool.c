@@ -177,6 +177,7 @@ static void refill_later(struct pool *pool)
 
 static void region_created(struct region *region, int err);
 static void region_punched(struct region *region, int err);
+static void retry_drop_waiters(struct pool *pool);
 
 /*
  * Start making a region for @class (or on demand if NULL). Returns it, or
@@ -237,6 +238,7 @@ static void lease(struct pool *pool, struct region *region)
 static void complete(struct pool_acquire *acq, struct region *region, int err, const char *text)
 {
 	acq->pending = false;
+	acq->drop_wait = false;
 	acq->class = NULL;
 	acq->region = NULL;
 	acq->done(acq, region, err, text);
@@ -270,13 +272,14 @@ static void region_punched(struct region *region, int err)
 		log_warning("punching region %" PRIu64 ": %s; closing it anyway", region->id,
 			    strerror(-err));
 	if (region->released)
-		region->released(region->released_data);
+		region->released(region, region->released_data);
 	free_region(pool, region);
 	pool->n_dropped++;
 	if (pool->stopping) {
 		maybe_stopped(pool);
 		return;
 	}
+	retry_drop_waiters(pool);
 	refill_later(pool);
 	changed(pool);
 }
@@ -538,6 +541,7 @@ int pool_init(struct pool *pool, uv_loop_t *loop, struct uring *uring, const str
 	list_init(&pool->classes);
 	list_init(&pool->regions);
 	list_init(&pool->transit);
+	list_init(&pool->drop_waiters);
 	r = uv_timer_init(loop, &pool->retry_timer);
 	if (r < 0)
 		return r;
@@ -631,6 +635,7 @@ int pool_acquire(struct pool *pool, struct pool_acquire *acq, struct region **re
 	int r;
 
 	acq->pending = false;
+	acq->drop_wait = false;
 	acq->class = NULL;
 	acq->region = NULL;
 	list_init(&acq->link);
@@ -651,6 +656,20 @@ int pool_acquire(struct pool *pool, struct pool_acquire *acq, struct region **re
 			changed(pool);
 			return 0;
 		}
+	}
+	/*
+	 * Nothing warm fits: the memory and the room under [limits] total it
+	 * needs may be in regions still being punched (a client's RELEASE,
+	 * often just before this ACQUIRE). Wait for those drops to end, so
+	 * that what follows sees the pool as the client left it.
+	 */
+	if (pool_state_total(pool, REGION_DROPPING).n_regions) {
+		list_add_tail(&acq->link, &pool->drop_waiters);
+		acq->drop_wait = true;
+		acq->pending = true;
+		return -EINPROGRESS;
+	}
+	if (class) {
 		if (acq->policy == pool->policy && acq->page_shift == pool->page_shift &&
 		    class->n_creating > class->n_waiters) {
 			list_add_tail(&acq->link, &class->waiters);
@@ -680,10 +699,43 @@ int pool_acquire(struct pool *pool, struct pool_acquire *acq, struct region **re
 	return -EINPROGRESS;
 }
 
+/* Drops have ended: try again the acquires that waited for them, in order. */
+static void retry_drop_waiters(struct pool *pool)
+{
+	struct list_head waiters;
+	struct pool_acquire *acq;
+	struct proto_error err;
+	struct region *region;
+	int r;
+
+	if (list_empty(&pool->drop_waiters) || pool_state_total(pool, REGION_DROPPING).n_regions)
+		return;
+	/* a waiter cancelled meanwhile unlinks itself (drop_wait stays set) */
+	list_init(&waiters);
+	while (!list_empty(&pool->drop_waiters)) {
+		acq = list_first_entry(&pool->drop_waiters, struct pool_acquire, link);
+		list_del(&acq->link);
+		list_add_tail(&acq->link, &waiters);
+	}
+	while (!list_empty(&waiters)) {
+		acq = list_first_entry(&waiters, struct pool_acquire, link);
+		list_del(&acq->link);
+		r = pool_acquire(pool, acq, &region, &err);
+		if (r == 0)
+			complete(acq, region, 0, NULL);
+		else if (r != -EINPROGRESS)
+			complete(acq, NULL, r, err.text);
+	}
+}
+
 void pool_acquire_cancel(struct pool *pool, struct pool_acquire *acq)
 {
 	if (!acq->pending)
 		return;
+	if (acq->drop_wait) {
+		list_del(&acq->link);
+		acq->drop_wait = false;
+	}
 	if (acq->class) {
 		list_del(&acq->link);
 		acq->class->n_waiters--;
@@ -696,7 +748,8 @@ void pool_acquire_cancel(struct pool *pool, struct pool_acquire *acq)
 	acq->pending = false;
 }
 
-int pool_release(struct pool *pool, struct region *region, void (*done)(void *data), void *data)
+int pool_release(struct pool *pool, struct region *region,
+		 void (*done)(struct region *region, void *data), void *data)
 {
 	int r;
 
@@ -744,6 +797,11 @@ void pool_stop(struct pool *pool)
 	struct pool_acquire *acq;
 
 	pool->stopping = true;
+	while (!list_empty(&pool->drop_waiters)) {
+		acq = list_first_entry(&pool->drop_waiters, struct pool_acquire, link);
+		list_del(&acq->link);
+		complete(acq, NULL, -ESHUTDOWN, "the daemon is stopping");
+	}
 	list_for_each(pos, &pool->classes) {
 		struct pool_class *class = list_entry(pos, struct pool_class, link);
 

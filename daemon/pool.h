@@ -83,6 +83,7 @@ struct pool_acquire {
 	/* private to pool.c */
 	bool pending;
 	struct pool_class *class; /* waiting on class->waiters */
+	bool drop_wait; /* waiting on pool->drop_waiters */
 	struct list_head link;
 	struct region *region; /* made on demand for this acquire */
 };
@@ -100,6 +101,7 @@ struct pool {
 	struct list_head classes; /* struct pool_class.link, in config order */
 	struct list_head regions; /* struct region.pool_link: every live region */
 	struct list_head transit; /* struct region.link: on-demand creating, dropping */
+	struct list_head drop_waiters; /* struct pool_acquire.link: waiting for drops to end */
 	uint64_t next_region_id;
 	uint64_t total_bytes; /* all regions held: creating, warm, leased, dropping */
 	struct pool_count counts[POOL_N_STATES][POOL_N_KINDS];
@@ -159,11 +161,13 @@ void pool_acquire_cancel(struct pool *pool, struct pool_acquire *acq);
 
 /**
  * pool_release() - end a lease: punch the region off the loop, then close
- * and free it. @done (if not NULL) runs with @data once the pages are back.
- * Returns 0, or -ESHUTDOWN if the region had to be closed at once (the
- * daemon is stopping), and then @done is not called.
+ * and free it. @done (if not NULL) runs with @region and @data once the
+ * pages are back, before @region is freed; always later, never from within
+ * this call. Returns 0, or -ESHUTDOWN if the region had to be closed at once
+ * (the punch could not be started), and then @done is not called.
  */
-int pool_release(struct pool *pool, struct region *region, void (*done)(void *data), void *data);
+int pool_release(struct pool *pool, struct region *region,
+		 void (*done)(struct region *region, void *data), void *data);
 
 /**
  * pool_abandon() - end a lease at shutdown without punching: the client's

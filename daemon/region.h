@@ -58,8 +58,11 @@ struct region {
 	struct uring_op op; /* the fallocate in flight */
 	void (*created)(struct region *region, int err); /* CREATING: completion */
 	void (*punched)(struct region *region, int err); /* DROPPING: completion */
-	void (*released)(void *data); /* DROPPING: who waits for the pages to be back */
+	/* DROPPING: who waits for the pages to be back */
+	void (*released)(struct region *region, void *data);
 	void *released_data;
+	struct list_head release_link; /* DROPPING on a RELEASE: peer->releasing */
+	uint32_t release_seq; /* that RELEASE's seq, for the RELEASED */
 	char error[BHC_ARENA_ERROR_TEXT_MAX]; /* why creation failed */
 };
 
