@@ -26,6 +26,13 @@
 
 /* File descriptors one reply may bring before the kernel drops the rest. */
 #define CONN_MAX_FDS 8
+/*
+ * RELEASEs sent and not yet answered, at most. A release does not wait for
+ * its RELEASED; the replies are read on the way by later requests. Past this
+ * many a release waits for the oldest, so that replies never pile up in the
+ * socket until the daemon finds its client not reading.
+ */
+#define CONN_MAX_UNANSWERED 16
 #define SUN_PATH_MAX sizeof(((struct sockaddr_un *)NULL)->sun_path)
 
 /* One received datagram. */
@@ -50,6 +57,7 @@ struct conn {
 	ino_t ino;
 	uint64_t generation; /* bumped by every connection made (and by fork) */
 	uint32_t seq; /* of the last request sent */
+	unsigned int unanswered; /* RELEASEs whose reply has not been read */
 	struct bhc_arena_msg_welcome welcome; /* of the current connection */
 	/* the last connect that found no daemon: where, and until when to believe it */
 	char absent_path[SUN_PATH_MAX];
@@ -157,6 +165,7 @@ static void conn_close_locked(void)
 	if (conn.fd >= 0)
 		close(conn.fd);
 	conn.fd = -1;
+	conn.unanswered = 0;
 }
 
 /*
@@ -175,6 +184,7 @@ static void conn_check_locked(void)
 	    st.st_ino == conn.ino)
 		return;
 	conn.fd = -1;
+	conn.unanswered = 0;
 }
 
 static int send_msg(const void *buf, size_t len)
@@ -222,9 +232,10 @@ static void reply_drop_fd(struct reply *rep)
 }
 
 /*
- * Receive one datagram by @deadline (CLOCK_MONOTONIC ms). Returns 0,
- * -ETIMEDOUT, -ECONNRESET at the end of the stream, -EPROTO for a datagram
- * larger than any message, or -errno.
+ * Receive one datagram by @deadline (CLOCK_MONOTONIC ms; 0: only one that
+ * is there already, else -EAGAIN). Returns 0, -ETIMEDOUT, -ECONNRESET at
+ * the end of the stream, -EPROTO for a datagram larger than any message, or
+ * -errno.
  */
 static int recv_msg(struct reply *rep, uint64_t deadline)
 {
@@ -244,15 +255,17 @@ static int recv_msg(struct reply *rep, uint64_t deadline)
 	rep->n_fds = 0;
 	rep->len = 0;
 	for (;;) {
-		now = now_ms();
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		pfd = (struct pollfd){ .fd = conn.fd, .events = POLLIN };
-		r = poll(&pfd, 1, (int)(deadline - now));
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (r <= 0)
-			continue;
+		if (deadline) {
+			now = now_ms();
+			if (now >= deadline)
+				return -ETIMEDOUT;
+			pfd = (struct pollfd){ .fd = conn.fd, .events = POLLIN };
+			r = poll(&pfd, 1, (int)(deadline - now));
+			if (r < 0 && errno != EINTR)
+				return -errno;
+			if (r <= 0)
+				continue;
+		}
 		mh = (struct msghdr){
 			.msg_iov = &iov,
 			.msg_iovlen = 1,
@@ -261,6 +274,8 @@ static int recv_msg(struct reply *rep, uint64_t deadline)
 		};
 		n = recvmsg(conn.fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n < 0) {
+			if (!deadline && (errno == EAGAIN || errno == EWOULDBLOCK))
+				return -EAGAIN;
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				continue;
 			/*
@@ -306,6 +321,10 @@ static void drop_stale(struct reply *rep)
 	if (rep->hdr.type == BHC_ARENA_MSG_GRANT && rep->len == sizeof(rep->grant) &&
 	    rep->grant.region_id)
 		(void)release_send(rep->grant.region_id, &seq);
+	else if ((rep->hdr.type == BHC_ARENA_MSG_RELEASED ||
+		  rep->hdr.type == BHC_ARENA_MSG_ERROR) &&
+		 conn.unanswered)
+		conn.unanswered--;
 	reply_drop_fd(rep);
 }
 
@@ -437,34 +456,58 @@ out_close:
 static int release_send(uint64_t region_id, uint32_t *seqp)
 {
 	struct bhc_arena_msg_release m;
-
-	memset(&m, 0, sizeof(m));
-	hdr_fill(&m.hdr, BHC_ARENA_MSG_RELEASE, sizeof(m));
-	m.region_id = region_id;
-	*seqp = conn.seq;
-	return send_msg(&m, sizeof(m));
-}
-
-/* RELEASE on the current connection and wait for RELEASED. */
-static int conn_release_locked(uint64_t region_id)
-{
-	struct bhc_arena_msg_release m;
-	struct reply rep;
 	int r;
 
 	memset(&m, 0, sizeof(m));
 	hdr_fill(&m.hdr, BHC_ARENA_MSG_RELEASE, sizeof(m));
 	m.region_id = region_id;
-	r = exchange(&m, sizeof(m), &rep);
+	*seqp = conn.seq;
+	r = send_msg(&m, sizeof(m));
+	if (r == 0)
+		conn.unanswered++;
+	return r;
+}
+
+/*
+ * Read the replies that have arrived to earlier requests (RELEASEDs), and
+ * wait for the oldest ones while more than @max are unanswered.
+ */
+static int collect_replies(unsigned int max)
+{
+	uint64_t deadline = now_ms() + timeout_ms();
+	struct reply rep;
+	int r;
+
+	for (;;) {
+		r = recv_msg(&rep, conn.unanswered > max ? deadline : 0);
+		if (r == -EAGAIN)
+			return 0;
+		if (r < 0)
+			return r;
+		if (!hdr_valid(&rep)) {
+			reply_drop_fd(&rep);
+			return -EPROTO;
+		}
+		drop_stale(&rep);
+	}
+}
+
+/*
+ * RELEASE on the current connection without waiting for RELEASED: the
+ * daemon ends the lease when it reads the request (the client has unmapped
+ * the region already) and answers once the pages are back; the answer is
+ * read by a later request. Requests are handled in order, so an ACQUIRE
+ * sent after this one sees the lease ended.
+ */
+static int conn_release_locked(uint64_t region_id)
+{
+	uint32_t seq;
+	int r;
+
+	r = collect_replies(CONN_MAX_UNANSWERED - 1);
 	if (r < 0)
 		return r;
-	if (rep.hdr.type == BHC_ARENA_MSG_ERROR)
-		return error_reply(&rep);
-	reply_drop_fd(&rep);
-	if (rep.hdr.type != BHC_ARENA_MSG_RELEASED || rep.len != sizeof(rep.released) ||
-	    rep.released.region_id != region_id)
-		return -EPROTO;
-	return 0;
+	return release_send(region_id, &seq);
 }
 
 /* Is @m a grant this client can use for a request of @size bytes and @page_shift? */
@@ -594,6 +637,7 @@ void conn_atfork_child(void)
 	if (conn.fd >= 0)
 		close(conn.fd);
 	conn.fd = -1;
+	conn.unanswered = 0;
 	conn.generation++;
 	conn.absent_until_ms = 0;
 }

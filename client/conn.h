@@ -52,8 +52,9 @@ struct conn_grant {
 int conn_acquire(uint64_t size, uint32_t flags, uint32_t page_shift, struct conn_grant *grant);
 
 /**
- * conn_release() - RELEASE @region_id, leased on connection @generation,
- * and wait for RELEASED. Nothing is sent if that connection is gone.
+ * conn_release() - RELEASE @region_id, leased on connection @generation;
+ * the RELEASED is read by a later request (at most CONN_MAX_UNANSWERED
+ * wait). Nothing is sent if that connection is gone.
  * Returns 0 (also when the lease had already ended) or -errno.
  */
 int conn_release(uint64_t region_id, uint64_t generation);

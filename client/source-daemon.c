@@ -2,10 +2,11 @@
 /*
  * The daemon region source: regions leased from bhc-arenad (DESIGN.md
  * section 3). A region arrives as a sealed, pre-faulted memfd; it is mapped
- * shared, marked MADV_DONTFORK, its page tables are populated, and its fd
- * is closed at once (the mapping keeps the memory alive). The daemon wrote the
- * header's info part before sealing; arena.c writes the live part, which the
- * daemon and bhc-arenactl read to see usage as it happens.
+ * shared and marked MADV_DONTFORK (page tables filled in for small pages,
+ * see map_grant()), and its fd is closed at once (the mapping keeps the
+ * memory alive). The daemon wrote the header's info part before sealing;
+ * arena.c writes the live part, which the daemon and bhc-arenactl read to
+ * see usage as it happens.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -78,12 +79,23 @@ static int map_locked(void *hint, size_t len, int fd, int flags, void **addrp)
 }
 
 /*
- * Map the granted memfd with its page tables filled in, so that the first
- * write does not fault. MADV_POPULATE_WRITE (Linux 5.14) runs outside the
- * fork lock (it takes a while for a large region of small pages) and
- * reports a page the region lacks as an error rather than a later SIGBUS;
- * older kernels map again with MAP_POPULATE, which cannot report one (the
- * daemon allocated every page before it sent the region).
+ * Map the granted memfd so that no first write can fault for long or SIGBUS.
+ *
+ * A hugetlb region's pages are all in the memfd already (the daemon
+ * allocated and zeroed them with fallocate before sealing it against
+ * shrinking), so its first touch of each huge page is a minor fault that
+ * only installs one page-table entry, ~1 µs per 2 MiB and never an
+ * allocation. Those are left to the program's first touches: populating the
+ * 32 PMDs of a 64 MiB region up front costs 40 µs, most of an acquire
+ * (BENCHMARKS.md, region acquisition), for nothing the program cannot do
+ * as cheaply on its way through the region.
+ *
+ * THP and small-page shmem regions would take a fault per 4 KiB page, so
+ * their page tables are filled in here: MADV_POPULATE_WRITE (Linux 5.14)
+ * runs outside the fork lock (it takes a while for a large region of small
+ * pages) and reports a page the region lacks as an error rather than a
+ * later SIGBUS; older kernels map again with MAP_POPULATE, which cannot
+ * report one (the daemon allocated every page before it sent the region).
  */
 static int map_grant(const struct conn_grant *g, void **addrp)
 {
@@ -94,6 +106,10 @@ static int map_grant(const struct conn_grant *g, void **addrp)
 	r = map_locked(NULL, len, g->fd, 0, &addr);
 	if (r < 0)
 		return r;
+	if (g->backing == BHC_ARENA_BACKING_HUGETLB) {
+		*addrp = addr;
+		return 0;
+	}
 	do
 		r = madvise(addr, len, MADV_POPULATE_WRITE);
 	while (r < 0 && (errno == EINTR || errno == EAGAIN));

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1375,6 +1376,155 @@ START_TEST(test_limits)
 }
 END_TEST
 
+/* --- a hugetlb region's first touch ------------------------------------------------------- */
+
+/*
+ * A hugetlb grant is mapped without populating its page tables: its pages
+ * exist in the memfd, so writing all of a 16 MiB region takes a minor fault
+ * per 2 MiB page (8), not one per 4 KiB (4096), and the data is there.
+ */
+START_TEST(test_hugetlb_first_touch)
+{
+	static const char config[] = "[pool]\nhugepages = require\nwarm = 16M:1\n";
+	struct bhc_arena_stats st;
+	struct rusage before, after;
+	struct bhc_arena *a;
+	size_t len;
+	long faults;
+	void *p;
+
+	hugepages_for_test(8 + 8);
+	daemon_start(config);
+	a = daemon_arena(16 * MiB - HDR, &st);
+	ck_assert_int_eq(st.backing, BHC_ARENA_BACKING_HUGETLB);
+	p = take_all(a, &len);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(getrusage(RUSAGE_SELF, &before), 0);
+	bhc_test_pattern_fill(p, len, 0x70c4);
+	ck_assert_int_eq(getrusage(RUSAGE_SELF, &after), 0);
+	faults = after.ru_minflt - before.ru_minflt;
+	ck_assert_msg(faults >= 1 && faults <= 8 + 8, "%ld faults writing 16 MiB of hugetlb",
+		      faults);
+	ck_assert_int_eq(after.ru_majflt, before.ru_majflt);
+	ck_assert(bhc_test_pattern_verify(p, len, 0x70c4));
+	bhc_arena_free(a);
+	daemon_stop();
+}
+END_TEST
+
+/* --- releases do not wait --------------------------------------------------------------- */
+
+/*
+ * bhc_arena_free() sends RELEASE and goes on; the RELEASEDs are read by
+ * later requests. With [limits] total one region, every acquire right
+ * after a release needs the room that release is still punching (16384
+ * small pages, a millisecond or more): the daemon makes it wait for the
+ * drop instead of answering ENOSPC.
+ */
+START_TEST(test_release_then_acquire)
+{
+	static const char config[] = "[pool]\nhugepages = off\nwarm = none\n"
+				     "[limits]\ntotal = 64M\n";
+	struct bhc_arena_stats st;
+	struct bhc_arena *a;
+	uint64_t last = 0;
+	int i;
+
+	daemon_start(config);
+	for (i = 0; i < 40; i++) {
+		a = daemon_arena(64 * MiB - HDR, &st);
+		ck_assert_uint_gt(st.region_id, last);
+		last = st.region_id;
+		ck_assert_ptr_nonnull(bhc_arena_alloc(a, 4096, 64));
+		bhc_arena_free(a);
+	}
+	ck_assert_int_eq(n_connections(getpid()), 1);
+	ck_assert(wait_leases(getpid(), 0, 5000));
+	daemon_stop();
+}
+END_TEST
+
+/*
+ * A process frees a thousand regions in a row and then talks to the daemon
+ * no more for longer than [limits] stall_timeout: the replies it did not
+ * wait for must not pile up until the daemon takes it for a client that
+ * never reads (and ends its other leases). It keeps its connection and the
+ * region it still holds, and every region it freed went back.
+ */
+START_TEST(test_many_releases_then_quiet)
+{
+	static const char config[] = "[pool]\nhugepages = off\nwarm = none\n"
+				     "[limits]\nstall_timeout = 300ms\n";
+	enum { N = 1000 };
+	struct bhc_arena **many = calloc(N, sizeof(*many));
+	struct bhc_arena_stats st;
+	struct bhc_arena *kept, *again;
+	size_t len;
+	void *p;
+	int i;
+
+	ck_assert_ptr_nonnull(many);
+	daemon_start(config);
+	kept = daemon_arena(1 * MiB, &st);
+	p = take_all(kept, &len);
+	ck_assert_ptr_nonnull(p);
+	bhc_test_pattern_fill(p, len, 0x5eed);
+	for (i = 0; i < N; i++)
+		many[i] = daemon_arena(64 * 1024, &st);
+	for (i = 0; i < N; i++)
+		bhc_arena_free(many[i]);
+	ck_assert(wait_leases(getpid(), 1, 10000));
+	sleep_ms(1000);
+	ck_assert_int_eq(bhc_test_daemon_log_count(&d, "disconnected"), 0);
+	ck_assert(bhc_test_pattern_verify(p, len, 0x5eed));
+	again = daemon_arena(1 * MiB, &st);
+	ck_assert_int_eq(n_connections(getpid()), 1);
+	bhc_arena_free(again);
+	bhc_arena_free(kept);
+	ck_assert(wait_leases(getpid(), 0, 5000));
+	free(many);
+	daemon_stop();
+}
+END_TEST
+
+/*
+ * A process that exits right after its last bhc_arena_free() has not read
+ * the RELEASEDs; the daemon still handles every RELEASE it sent before the
+ * connection ended (its log says the client left nothing to release).
+ */
+static int free_and_exit_child(void *arg)
+{
+	struct bhc_arena *a[8];
+	int i, r;
+
+	(void)arg;
+	for (i = 0; i < 8; i++) {
+		r = bhc_arena_new(1 * MiB, &a[i]);
+		if (r < 0)
+			child_fail(2, "bhc_arena_new: %s", strerror(-r));
+	}
+	for (i = 0; i < 8; i++)
+		bhc_arena_free(a[i]);
+	return 0;
+}
+
+START_TEST(test_free_and_exit)
+{
+	pid_t pids[8];
+	int i;
+
+	daemon_start(config_off);
+	for (i = 0; i < 8; i++)
+		pids[i] = spawn(free_and_exit_child, NULL);
+	for (i = 0; i < 8; i++) {
+		reap_ok(pids[i], 20000, "client");
+		ck_assert_int_eq(wait_disconnect(pids[i], 10000), 0);
+		ck_assert_int_eq(log_count_pid(pids[i], "disconnected (closed by the client)"), 1);
+	}
+	daemon_stop();
+}
+END_TEST
+
 /* --- the daemon restarts while regions are held -------------------------------------------- */
 
 static void restart(bool hard)
@@ -1651,6 +1801,9 @@ int main(void)
 		add(s, "auto_absent_and_timeout", test_auto_absent_and_timeout);
 		add(s, "hung_daemon", test_hung_daemon);
 		add(s, "limits", test_limits);
+		add(s, "release_then_acquire", test_release_then_acquire);
+		add(s, "many_releases_then_quiet", test_many_releases_then_quiet);
+		add(s, "free_and_exit", test_free_and_exit);
 		add(s, "max_connections", test_max_connections);
 		add(s, "stolen_fd", test_stolen_fd);
 		add(s, "populate_old_kernel", test_populate_old_kernel);
@@ -1659,6 +1812,7 @@ int main(void)
 		add(s, "kill_reclaims", test_kill_reclaims);
 		add(s, "kill_returns_hugepages", test_kill_returns_hugepages);
 		add(s, "fresh_region_zero", test_fresh_region_zero);
+		add(s, "hugetlb_first_touch", test_hugetlb_first_touch);
 		add(s, "exhaust_require", test_exhaust_require);
 		add(s, "exhaust_prefer", test_exhaust_prefer);
 		add(s, "exhaust_off", test_exhaust_off);
