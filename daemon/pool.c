@@ -251,6 +251,7 @@ static void complete(struct pool_acquire *acq, struct region *region, int err, c
 /* Punch @region off the loop, then close and free it; -ESHUTDOWN if freed at once. */
 static int drop_region(struct pool *pool, struct region *region)
 {
+	pool->n_drops_started++;
 	if (region->state == REGION_WARM) {
 		list_del(&region->link);
 		region->class->n_warm--;
@@ -629,8 +630,9 @@ static bool compatible(const struct region *region, const struct pool_acquire *a
 	return !huge;
 }
 
-int pool_acquire(struct pool *pool, struct pool_acquire *acq, struct region **regionp,
-		 struct proto_error *err)
+/* pool_acquire(), and its retries once the drops it waited for are done. */
+static int acquire_try(struct pool *pool, struct pool_acquire *acq, struct region **regionp,
+		       struct proto_error *err)
 {
 	struct pool_class *class = find_class(pool, acq->size);
 	char text[BHC_ARENA_ERROR_TEXT_MAX], held[32], limit[32];
@@ -664,10 +666,13 @@ int pool_acquire(struct pool *pool, struct pool_acquire *acq, struct region **re
 	/*
 	 * Nothing warm fits: the memory and the room under [limits] total it
 	 * needs may be in regions still being punched (a client's RELEASE,
-	 * often just before this ACQUIRE). Wait for those drops to end, so
-	 * that what follows sees the pool as the client left it.
+	 * often just before this ACQUIRE). Wait until as many drops have
+	 * ended as had begun when the request came, so that what follows sees
+	 * the pool as the releases before it left it. Drops begun later are
+	 * not waited for: a stream of other clients' releases cannot hold the
+	 * request back for ever.
 	 */
-	if (pool_state_total(pool, REGION_DROPPING).n_regions) {
+	if (pool->n_dropped < acq->drop_barrier) {
 		list_add_tail(&acq->link, &pool->drop_waiters);
 		acq->drop_wait = true;
 		acq->pending = true;
@@ -704,6 +709,13 @@ int pool_acquire(struct pool *pool, struct pool_acquire *acq, struct region **re
 	return -EINPROGRESS;
 }
 
+int pool_acquire(struct pool *pool, struct pool_acquire *acq, struct region **regionp,
+		 struct proto_error *err)
+{
+	acq->drop_barrier = pool->n_drops_started;
+	return acquire_try(pool, acq, regionp, err);
+}
+
 /* Drops have ended: try again the acquires that waited for them, in order. */
 static void retry_drop_waiters(struct pool *pool)
 {
@@ -713,7 +725,7 @@ static void retry_drop_waiters(struct pool *pool)
 	struct region *region;
 	int r;
 
-	if (list_empty(&pool->drop_waiters) || pool_state_total(pool, REGION_DROPPING).n_regions)
+	if (list_empty(&pool->drop_waiters))
 		return;
 	/* a waiter cancelled meanwhile unlinks itself (drop_wait stays set) */
 	list_init(&waiters);
@@ -725,7 +737,11 @@ static void retry_drop_waiters(struct pool *pool)
 	while (!list_empty(&waiters)) {
 		acq = list_first_entry(&waiters, struct pool_acquire, link);
 		list_del(&acq->link);
-		r = pool_acquire(pool, acq, &region, &err);
+		if (pool->n_dropped < acq->drop_barrier) {
+			list_add_tail(&acq->link, &pool->drop_waiters);
+			continue;
+		}
+		r = acquire_try(pool, acq, &region, &err);
 		if (r == 0)
 			complete(acq, region, 0, NULL);
 		else if (r != -EINPROGRESS)

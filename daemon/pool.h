@@ -84,6 +84,7 @@ struct pool_acquire {
 	bool pending;
 	struct pool_class *class; /* waiting on class->waiters */
 	bool drop_wait; /* waiting on pool->drop_waiters */
+	uint64_t drop_barrier; /* pool->n_drops_started when it came */
 	struct list_head link;
 	struct region *region; /* made on demand for this acquire */
 };
@@ -120,6 +121,7 @@ struct pool {
 	uint64_t n_fallbacks; /* hugetlb wanted, shmem made (policy prefer) */
 	uint64_t n_leased;
 	uint64_t n_dropped;
+	uint64_t n_drops_started; /* n_dropped of them have ended */
 	uint64_t n_cancelled; /* on-demand regions whose acquire went away */
 	/* callbacks into the server */
 	void (*on_change)(struct pool *pool); /* accounting changed (status line) */
