@@ -599,7 +599,8 @@ static const char *phase_name(enum phase ph, bool huge)
 	case PHASE_IPC:
 		return "part: IPC round trip (echo server)";
 	default:
-		return huge ? "part: mmap + header read, own memfd" : "part: mmap POPULATE of own memfd";
+		return huge ? "part: mmap + header read, own memfd" :
+			      "part: mmap POPULATE of own memfd";
 	}
 }
 
