@@ -41,7 +41,6 @@ struct reply {
 		struct bhc_arena_msg_hdr hdr;
 		struct bhc_arena_msg_welcome welcome;
 		struct bhc_arena_msg_grant grant;
-		struct bhc_arena_msg_released released;
 		struct bhc_arena_msg_error error;
 		unsigned char raw[BHC_ARENA_MSG_MAX];
 	};

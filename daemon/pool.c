@@ -630,14 +630,29 @@ static bool compatible(const struct region *region, const struct pool_acquire *a
 	return !huge;
 }
 
+/* The first warm region of @class that fits @acq, or NULL. */
+static struct region *find_warm(struct pool_class *class, const struct pool_acquire *acq)
+{
+	struct list_head *pos;
+
+	list_for_each(pos, &class->warm) {
+		struct region *region = list_entry(pos, struct region, link);
+
+		if (compatible(region, acq))
+			return region;
+	}
+	return NULL;
+}
+
 /* pool_acquire(), and its retries once the drops it waited for are done. */
 static int acquire_try(struct pool *pool, struct pool_acquire *acq, struct region **regionp,
 		       struct proto_error *err)
 {
 	struct pool_class *class = find_class(pool, acq->size);
+	/* the class's own regions fit the request: it may wait for them */
+	bool refills = class && acq->policy == pool->policy && acq->page_shift == pool->page_shift;
 	char text[BHC_ARENA_ERROR_TEXT_MAX], held[32], limit[32];
 	struct region *region;
-	struct list_head *pos;
 	int r;
 
 	acq->pending = false;
@@ -650,18 +665,14 @@ static int acquire_try(struct pool *pool, struct pool_acquire *acq, struct regio
 				"the daemon is stopping");
 		return -ESHUTDOWN;
 	}
-	if (class) {
-		list_for_each(pos, &class->warm) {
-			region = list_entry(pos, struct region, link);
-			if (!compatible(region, acq))
-				continue;
-			lease(pool, region);
-			*regionp = region;
-			/* Refill after the grant has gone out and been mapped. */
-			refill_later(pool);
-			changed(pool);
-			return 0;
-		}
+	region = class ? find_warm(class, acq) : NULL;
+	if (region) {
+		lease(pool, region);
+		*regionp = region;
+		/* Refill after the grant has gone out and been mapped. */
+		refill_later(pool);
+		changed(pool);
+		return 0;
 	}
 	/*
 	 * Nothing warm fits: the memory and the room under [limits] total it
@@ -678,7 +689,7 @@ static int acquire_try(struct pool *pool, struct pool_acquire *acq, struct regio
 		acq->pending = true;
 		return -EINPROGRESS;
 	}
-	if (class && acq->policy == pool->policy && acq->page_shift == pool->page_shift) {
+	if (class && refills) {
 		/* Dry: make what the class lacks now, and wait for the first of it. */
 		refill(pool);
 		if (class->n_creating > class->n_waiters) {
