@@ -68,6 +68,19 @@ static void out_free(struct peer_out *out)
 	free(out);
 }
 
+/* Forget the replies still queued for @peer. */
+static void drop_replies(struct peer *peer)
+{
+	while (!list_empty(&peer->out)) {
+		struct peer_out *out = list_first_entry(&peer->out, struct peer_out, link);
+
+		list_del(&out->link);
+		out_free(out);
+	}
+	peer->n_out = 0;
+	peer->out_bytes = 0;
+}
+
 static void pause_reading(struct peer *peer, unsigned int why)
 {
 	peer->paused |= why;
@@ -131,12 +144,7 @@ void peer_close(struct peer *peer, const char *why, bool abandon)
 			 size);
 	else
 		log_info("%s disconnected (%s)", desc, why);
-	while (!list_empty(&peer->out)) {
-		struct peer_out *out = list_first_entry(&peer->out, struct peer_out, link);
-
-		list_del(&out->link);
-		out_free(out);
-	}
+	drop_replies(peer);
 	list_del(&peer->link);
 	server->n_peers--;
 	user_unref(peer->user);
@@ -228,14 +236,7 @@ static int send_failed(struct peer *peer, int err)
 
 	if ((err == -EPIPE || err == -ECONNRESET) && !(peer->paused & PEER_PAUSE_CLOSING)) {
 		peer->hung_up = true;
-		while (!list_empty(&peer->out)) {
-			struct peer_out *out = list_first_entry(&peer->out, struct peer_out, link);
-
-			list_del(&out->link);
-			out_free(out);
-		}
-		peer->n_out = 0;
-		peer->out_bytes = 0;
+		drop_replies(peer);
 		if (peer->stalled) {
 			peer->stalled = false;
 			uv_timer_stop(&peer->timer);
