@@ -28,6 +28,7 @@ enum key_type {
 	KEY_PAGESIZE, /* unsigned int page shift */
 	KEY_WARM, /* struct config_warm *, n_warm */
 	KEY_BOOL, /* bool */
+	KEY_CPUS, /* struct config_cpus */
 };
 
 struct key_desc {
@@ -55,6 +56,7 @@ static const struct key_desc keys[] = {
 	KEY("pool", max_region_size, KEY_SIZE, max_region_size, true, 1, 0),
 	KEY("pool", io_uring, KEY_BOOL, io_uring, false, 0, 0),
 	KEY("pool", io_depth, KEY_UINT, io_depth, false, 1, 256),
+	KEY("pool", io_cpus, KEY_CPUS, io_cpus, false, 0, 0),
 	KEY("limits", total, KEY_SIZE, total, true, 1, 0),
 	KEY("limits", per_connection_bytes, KEY_SIZE, per_connection_bytes, true, 0, 0),
 	KEY("limits", per_connection_regions, KEY_COUNT, per_connection_regions, true, 0, 0),
@@ -320,6 +322,62 @@ static int check_range(const struct key_desc *k, uint64_t v, char *err, size_t e
 	return 0;
 }
 
+int config_parse_cpulist(const char *s, cpu_set_t *set)
+{
+	unsigned long lo, hi, cpu;
+	char *end;
+
+	CPU_ZERO(set);
+	for (;;) {
+		if (!isdigit((unsigned char)*s))
+			return -EINVAL;
+		errno = 0;
+		lo = strtoul(s, &end, 10);
+		hi = lo;
+		if (*end == '-') {
+			s = end + 1;
+			if (!isdigit((unsigned char)*s))
+				return -EINVAL;
+			hi = strtoul(s, &end, 10);
+		}
+		if (errno || hi < lo || hi >= CPU_SETSIZE)
+			return -EINVAL;
+		for (cpu = lo; cpu <= hi; cpu++)
+			CPU_SET(cpu, set);
+		s = end;
+		if (*s != ',')
+			break;
+		s++;
+	}
+	return *s ? -EINVAL : 0;
+}
+
+char *config_format_cpulist(const cpu_set_t *set, char *buf, size_t len)
+{
+	size_t n = 0;
+	int cpu, last;
+
+	if (len)
+		buf[0] = '\0';
+	for (cpu = 0; cpu < CPU_SETSIZE && n < len; cpu++) {
+		int r;
+
+		if (!CPU_ISSET(cpu, set))
+			continue;
+		for (last = cpu; last + 1 < CPU_SETSIZE && CPU_ISSET(last + 1, set); last++)
+			;
+		if (last == cpu)
+			r = snprintf(buf + n, len - n, "%s%d", n ? "," : "", cpu);
+		else
+			r = snprintf(buf + n, len - n, "%s%d-%d", n ? "," : "", cpu, last);
+		if (r < 0)
+			break;
+		n += (size_t)r;
+		cpu = last;
+	}
+	return buf;
+}
+
 static int set_key(struct config *cfg, const struct key_desc *k, const char *value, char *err,
 		   size_t err_len)
 {
@@ -423,6 +481,27 @@ static int set_key(struct config *cfg, const struct key_desc *k, const char *val
 		if (parse_bool(value, p) < 0)
 			return fail(err, err_len, "'%s' is not yes or no", value);
 		return 0;
+	case KEY_CPUS: {
+		struct config_cpus *cpus = p;
+		cpu_set_t set;
+
+		if (strcmp(value, "auto") == 0) {
+			cpus->mode = CONFIG_CPUS_AUTO;
+			CPU_ZERO(&cpus->set);
+		} else if (strcmp(value, "all") == 0) {
+			cpus->mode = CONFIG_CPUS_ALL;
+			CPU_ZERO(&cpus->set);
+		} else if (config_parse_cpulist(value, &set) == 0) {
+			cpus->mode = CONFIG_CPUS_LIST;
+			cpus->set = set;
+		} else {
+			return fail(
+				err, err_len,
+				"'%s' is not auto, all or a CPU list such as 0-3,8 (CPUs below %d)",
+				value, CPU_SETSIZE);
+		}
+		return 0;
+	}
 	}
 	return -EINVAL;
 }
@@ -481,6 +560,7 @@ int config_new(struct config **cfgp)
 	cfg->max_region_size = UINT64_C(1) << 30;
 	cfg->io_uring = true;
 	cfg->io_depth = 8;
+	cfg->io_cpus.mode = CONFIG_CPUS_AUTO;
 	cfg->total = UINT64_C(4) << 30;
 	cfg->per_connection_bytes = 0;
 	cfg->per_connection_regions = 1024;
@@ -619,6 +699,15 @@ static void format_value(const struct config *cfg, const struct key_desc *k, cha
 	case KEY_BOOL:
 		snprintf(buf, len, "%s", *(const bool *)p ? "yes" : "no");
 		return;
+	case KEY_CPUS: {
+		const struct config_cpus *cpus = p;
+
+		if (cpus->mode == CONFIG_CPUS_LIST)
+			config_format_cpulist(&cpus->set, buf, len);
+		else
+			snprintf(buf, len, "%s", cpus->mode == CONFIG_CPUS_ALL ? "all" : "auto");
+		return;
+	}
 	}
 	buf[0] = '\0';
 }

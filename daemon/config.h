@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sched.h>
 #include <sys/types.h>
 
 #define CONFIG_DEFAULT_PATH "/etc/bhc-arena/arenad.conf"
@@ -24,6 +25,18 @@
 struct config_warm {
 	uint64_t size; /* bytes of each region, a multiple of the page size */
 	unsigned int target; /* regions kept ready */
+};
+
+/* [pool] io_cpus: where the kernel does the daemon's memory work. */
+enum config_cpus_mode {
+	CONFIG_CPUS_AUTO, /* once ready, one CPU per NUMA node */
+	CONFIG_CPUS_ALL, /* wherever the scheduler likes */
+	CONFIG_CPUS_LIST, /* the CPUs in set */
+};
+
+struct config_cpus {
+	unsigned int mode; /* enum config_cpus_mode */
+	cpu_set_t set; /* CONFIG_CPUS_LIST */
 };
 
 /* The effective configuration. Strings and the warm array are owned. */
@@ -41,6 +54,7 @@ struct config {
 	uint64_t max_region_size; /* largest region one acquire may ask for */
 	bool io_uring; /* use io_uring (else a thread pool) for fallocate */
 	unsigned int io_depth; /* region operations in flight at once */
+	struct config_cpus io_cpus; /* CPUs of the io_uring workers once ready */
 	/* [limits] */
 	uint64_t total; /* bytes of all regions held: warm, leased, in transit */
 	uint64_t per_connection_bytes; /* 0: none */
@@ -68,6 +82,19 @@ struct config_source {
  */
 int config_load(const struct config_source *src, struct config **cfgp, bool *file_missingp,
 		char *err, size_t err_len);
+
+/**
+ * config_parse_cpulist() - parse a CPU list such as "0-3,8" (decimal CPU
+ * numbers below CPU_SETSIZE, ranges with '-', items separated by ',') into
+ * @set. Returns 0 or -EINVAL.
+ */
+int config_parse_cpulist(const char *s, cpu_set_t *set);
+
+/**
+ * config_format_cpulist() - write @set as a CPU list ("0-3,8"; "" when
+ * empty) into @buf and return @buf.
+ */
+char *config_format_cpulist(const cpu_set_t *set, char *buf, size_t len);
 
 /**
  * config_parse_string() - apply the INI text @text (NUL-terminated) to @cfg,

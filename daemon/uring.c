@@ -225,6 +225,13 @@ int uring_fallocate(struct uring *uring, struct uring_op *op, int fd, int mode, 
 	return 0;
 }
 
+int uring_set_cpus(struct uring *uring, const cpu_set_t *set)
+{
+	if (!uring->have_ring)
+		return -EOPNOTSUPP;
+	return io_uring_register_iowq_aff(&uring->ring, sizeof(*set), set);
+}
+
 void uring_stop(struct uring *uring, void (*stopped)(struct uring *uring))
 {
 	struct io_uring_sqe *sqe;

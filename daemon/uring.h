@@ -11,6 +11,7 @@
 #ifndef BHC_DAEMON_URING_H
 #define BHC_DAEMON_URING_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -72,6 +73,14 @@ int uring_init(struct uring *uring, uv_loop_t *loop, unsigned int max_inflight, 
  */
 int uring_fallocate(struct uring *uring, struct uring_op *op, int fd, int mode, uint64_t offset,
 		    uint64_t len);
+
+/**
+ * uring_set_cpus() - let the kernel's io_uring workers, which do the
+ * fallocates, run only on the CPUs in @set (IORING_REGISTER_IOWQ_AFF,
+ * Linux 5.14). Returns 0, -EOPNOTSUPP without a ring (the thread pool is
+ * left alone), or -errno from the kernel.
+ */
+int uring_set_cpus(struct uring *uring, const cpu_set_t *set);
 
 /**
  * uring_stop() - refuse new operations, complete the queued ones with

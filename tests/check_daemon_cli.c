@@ -5,9 +5,11 @@
  * socket ownership, start-up that never blocks the loop, socket
  * activation, sd_notify readiness and watchdog, the thread-pool fallback.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +167,7 @@ START_TEST(test_check_config)
 			 "max_region_size = 512M\n"
 			 "io_uring = no\n"
 			 "io_depth = 4\n"
+			 "io_cpus = 0-3,5,6-7\n"
 			 "[limits]\n"
 			 "total = 3G\n"
 			 "per_connection_bytes = 1G\n"
@@ -181,6 +184,7 @@ START_TEST(test_check_config)
 	ck_assert_ptr_nonnull(strstr(out, "hugepages = require\n"));
 	ck_assert_ptr_nonnull(strstr(out, "warm = 32M:2,2M:8\n"));
 	ck_assert_ptr_nonnull(strstr(out, "io_uring = no\n"));
+	ck_assert_ptr_nonnull(strstr(out, "io_cpus = 0-3,5-7\n"));
 	ck_assert_ptr_nonnull(strstr(out, "total = 6G\n")); /* --set wins */
 	ck_assert_ptr_nonnull(strstr(out, "per_uid_regions = 32\n"));
 	ck_assert_ptr_nonnull(strstr(out, "handshake_timeout = 1500ms\n"));
@@ -203,6 +207,10 @@ START_TEST(test_check_config_errors)
 		{ "[pool]\nwarm\n", ":2: syntax error" },
 		{ "[pool\nwarm = 2M:1\n", ":1: syntax error" },
 		{ "total = 1G\n", ":1: total: key outside a section" },
+		{ "[pool]\nio_cpus = 3-1\n",
+		  ":2: [pool] io_cpus: '3-1' is not auto, all or a CPU list" },
+		{ "[pool]\nio_cpus = 1,\n", ":2: [pool] io_cpus: '1,' is not auto, all" },
+		{ "[pool]\nio_cpus = 4096\n", ":2: [pool] io_cpus: '4096' is not auto, all" },
 		{ "[daemon]\nsocket_mode = rw\n",
 		  ":2: [daemon] socket_mode: 'rw' is not an octal" },
 	};
@@ -560,6 +568,129 @@ START_TEST(test_thread_pool)
 }
 END_TEST
 
+/* @set as the kernel writes a CPU list ("0-3,8"). */
+static void format_cpus(const cpu_set_t *set, char *buf, size_t len)
+{
+	size_t n = 0;
+	int cpu, last;
+
+	buf[0] = '\0';
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, set))
+			continue;
+		for (last = cpu; last + 1 < CPU_SETSIZE && CPU_ISSET(last + 1, set); last++)
+			;
+		if (last == cpu)
+			n += (size_t)snprintf(buf + n, len - n, "%s%d", n ? "," : "", cpu);
+		else
+			n += (size_t)snprintf(buf + n, len - n, "%s%d-%d", n ? "," : "", cpu, last);
+		cpu = last;
+	}
+}
+
+/*
+ * Check that every io_uring worker of the daemon (threads named iou-wrk-*)
+ * may run on the CPUs @want (a kernel CPU list) and nowhere else; returns
+ * how many there are.
+ */
+static int check_workers(pid_t pid, const char *want)
+{
+	char path[300], line[256], comm[32];
+	struct dirent *e;
+	int n = 0;
+	FILE *f;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	ck_assert_ptr_nonnull(dir);
+	while ((e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)pid, e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue; /* gone meanwhile */
+		if (!fgets(comm, sizeof(comm), f) || strncmp(comm, "iou-wrk", 7) != 0) {
+			fclose(f);
+			continue;
+		}
+		fclose(f);
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/status", (int)pid, e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			if (strncmp(line, "Cpus_allowed_list:\t", 19) != 0)
+				continue;
+			line[strcspn(line, "\n")] = '\0';
+			ck_assert_msg(strcmp(line + 19, want) == 0,
+				      "worker %s may run on CPUs %s, not %s", e->d_name, line + 19,
+				      want);
+			n++;
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	return n;
+}
+
+/* Start with [pool] io_cpus = @value, make regions; the workers may run on @want only. */
+static void io_cpus_case(const char *value, const char *want, const char *log)
+{
+	char set[64];
+	const char *args[] = { "--set", set, NULL };
+	int fd;
+
+	snprintf(set, sizeof(set), "pool.io_cpus=%s", value);
+	start(small_config, args);
+	fd = client("io-cpus");
+	acquire_release(fd, 2 * MiB);
+	acquire_release(fd, 6 * MiB);
+	ck_assert_msg(check_workers(d.pid, want) > 0, "io_cpus = %s: no io_uring worker", value);
+	if (log)
+		ck_assert_msg(bhc_test_daemon_log_count(&d, log) == 1, "io_cpus = %s: no '%s'",
+			      value, log);
+	close(fd);
+	stop();
+}
+
+/*
+ * [pool] io_cpus: the kernel's io_uring workers, which zero the regions'
+ * pages, run on the CPUs it names (of those the daemon may use), from the
+ * first region on.
+ */
+START_TEST(test_io_cpus)
+{
+	char all[512], first[16], last[16], list[32], msg[256];
+	cpu_set_t allowed;
+	int cpu, lo = -1, hi = -1;
+
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (CPU_ISSET(cpu, &allowed)) {
+			lo = lo < 0 ? cpu : lo;
+			hi = cpu;
+		}
+	}
+	format_cpus(&allowed, all, sizeof(all));
+	snprintf(first, sizeof(first), "%d", lo);
+	snprintf(last, sizeof(last), "%d", hi);
+
+	/* a list: its CPUs (CPU 1023, which no test machine lets us use, is left out) */
+	snprintf(list, sizeof(list), "%s,1023", first);
+	snprintf(msg, sizeof(msg), "runs on CPU %s of %s ([pool] io_cpus = %s)", first, all, list);
+	io_cpus_case(list, first, lo == hi ? NULL : msg);
+	/* all: anywhere the daemon may run */
+	io_cpus_case("all", all, NULL);
+	/* none of the daemon's CPUs: a warning, and anywhere */
+	io_cpus_case("1023", all, "[pool] io_cpus = 1023 names none of the CPUs");
+	/* auto on a machine of one NUMA node: its last CPU */
+	if (access("/sys/devices/system/node/node1", F_OK) != 0)
+		io_cpus_case("auto", last, NULL);
+}
+END_TEST
+
 /* io_uring refused by the kernel (as under seccomp): a warning, then the thread pool. */
 START_TEST(test_io_uring_unavailable)
 {
@@ -640,6 +771,7 @@ int main(void)
 	tcase_add_test(tc, test_socket_ownership);
 	tcase_add_test(tc, test_reservation_does_not_block);
 	tcase_add_test(tc, test_thread_pool);
+	tcase_add_test(tc, test_io_cpus);
 	tcase_add_test(tc, test_io_uring_unavailable);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("systemd");
