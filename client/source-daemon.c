@@ -42,17 +42,6 @@ static int request_flags(const struct region_request *req, uint32_t *flagsp)
 	}
 }
 
-/* Does the region's header say what the grant said? (arena.c checks it again.) */
-static bool header_matches(const void *addr, const struct conn_grant *g)
-{
-	const struct bhc_arena_region_info *info = addr;
-
-	return info->magic == BHC_ARENA_REGION_MAGIC && info->version == BHC_ARENA_REGION_VERSION &&
-	       info->header_size == BHC_ARENA_REGION_HEADER_SIZE &&
-	       info->region_id == g->region_id && info->size == g->size &&
-	       info->backing == g->backing && info->page_shift == g->page_shift;
-}
-
 /*
  * Map @len bytes of @fd (at @hint, with MAP_FIXED in @flags) and mark the mapping
  * MADV_DONTFORK, under the fork lock: no child of fork() can inherit the
@@ -150,10 +139,6 @@ static int daemon_acquire(const struct region_request *req, struct region *regio
 	close(g.fd);
 	if (r < 0)
 		goto out_release;
-	if (!header_matches(addr, &g)) {
-		r = -EPROTO;
-		goto out_unmap;
-	}
 	/* a backing named in the request is that backing or an error */
 	if (req->backing && g.backing != req->backing) {
 		r = -EOPNOTSUPP;
@@ -170,6 +155,8 @@ static int daemon_acquire(const struct region_request *req, struct region *regio
 		.source = &source_daemon,
 		.source_data = dr,
 	};
+	/* the region is zero from its first byte: the header is ours to write (version 2) */
+	region_write_info(region);
 	return 0;
 
 out_unmap:

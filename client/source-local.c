@@ -188,19 +188,6 @@ static int finish_mapping(void *addr, size_t len, bool can_touch)
 static void region_fill(struct region *region, void *addr, size_t len, uint32_t backing,
 			unsigned int shift)
 {
-	struct bhc_arena_region_info *info = addr;
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	info->magic = BHC_ARENA_REGION_MAGIC;
-	info->version = BHC_ARENA_REGION_VERSION;
-	info->header_size = BHC_ARENA_REGION_HEADER_SIZE;
-	info->region_id = 0;
-	info->size = len;
-	info->backing = backing;
-	info->page_shift = shift;
-	info->created_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-
 	*region = (struct region){
 		.addr = addr,
 		.size = len,
@@ -209,6 +196,7 @@ static void region_fill(struct region *region, void *addr, size_t len, uint32_t 
 		.page_shift = shift,
 		.source = &source_local,
 	};
+	region_write_info(region);
 }
 
 static int map_hugetlb(size_t want, unsigned int shift, struct region *region)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "conn.h"
 #include "source.h"
@@ -104,4 +105,22 @@ void source_atfork_child(void)
 		source_local.atfork_child();
 	if (daemon_source && daemon_source->atfork_child)
 		daemon_source->atfork_child();
+}
+
+void region_write_info(const struct region *region)
+{
+	struct bhc_arena_region_info *info = region->addr;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	*info = (struct bhc_arena_region_info){
+		.magic = BHC_ARENA_REGION_MAGIC,
+		.version = BHC_ARENA_REGION_VERSION,
+		.header_size = BHC_ARENA_REGION_HEADER_SIZE,
+		.region_id = region->region_id,
+		.size = region->size,
+		.backing = region->backing,
+		.page_shift = region->page_shift,
+		.created_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+	};
 }

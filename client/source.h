@@ -5,9 +5,11 @@
  * A source hands out regions: mappings whose first BHC_ARENA_REGION_HEADER_SIZE
  * bytes are a region header with its struct bhc_arena_region_info filled in
  * (magic, version, header_size, region_id, size, backing, page_shift,
- * created_ns). Everything above the header is pre-faulted: touching it can
- * neither fault a page in nor raise SIGBUS. arena.c checks the header, then
- * owns the live part ([64, 128)) and the data.
+ * created_ns) by region_write_info(): both sources write it themselves (a
+ * daemon region arrives zero from its first byte, region header version 2).
+ * Touching anything above the header can neither allocate a page nor raise
+ * SIGBUS. arena.c checks the header, then owns the live part ([64, 128)) and
+ * the data.
  *
  * Two sources exist:
  *
@@ -124,5 +126,11 @@ void source_forget(struct region *region);
 
 /** source_atfork_child() - every source's fork child hook (see FORK above). */
 void source_atfork_child(void);
+
+/**
+ * region_write_info() - fill in @region's struct bhc_arena_region_info at
+ * region->addr from its fields (created_ns: now, CLOCK_REALTIME).
+ */
+void region_write_info(const struct region *region);
 
 #endif /* BHC_CLIENT_SOURCE_H */

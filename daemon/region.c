@@ -270,50 +270,19 @@ static int open_memfd(struct region *region, bool hugetlb)
 	return 0;
 }
 
-/* Write the info header at offset 0; hugetlbfs has no write(2), so map the first page. */
-static int write_header(struct region *region)
-{
-	struct bhc_arena_region_info info = {
-		.magic = BHC_ARENA_REGION_MAGIC,
-		.version = BHC_ARENA_REGION_VERSION,
-		.header_size = BHC_ARENA_REGION_HEADER_SIZE,
-		.region_id = region->id,
-		.size = region->size,
-		.backing = region->backing,
-		.page_shift = region->page_shift,
-		.created_ns = region->created_ns,
-	};
-	size_t map_len;
-	ssize_t n;
-	void *p;
-
-	if (region->backing != BHC_ARENA_BACKING_HUGETLB) {
-		n = pwrite(region->fd, &info, sizeof(info), 0);
-		if (n < 0)
-			return -errno;
-		return n == sizeof(info) ? 0 : -EIO;
-	}
-	map_len = (size_t)1 << region->page_shift;
-	p = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED, region->fd, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	memcpy(p, &info, sizeof(info));
-	munmap(p, map_len);
-	return 0;
-}
-
 static void finish(struct region *region)
 {
 	int r;
 
+	/*
+	 * The region stays as the kernel made it, zero from the first byte:
+	 * its client writes the info header (region header version 2). The
+	 * loop never maps a region: a page fault here would wait for the
+	 * hugetlb fault mutex that a worker holds while it zeroes a page, up
+	 * to a whole 1 GiB page, and the unmap would interrupt the workers to
+	 * flush their TLBs.
+	 */
 	region->created_ns = realtime_ns();
-	r = write_header(region);
-	if (r < 0) {
-		snprintf(region->error, sizeof(region->error), "cannot write the region header: %s",
-			 strerror(-r));
-		region_fail(region, r);
-		return;
-	}
 	if (fcntl(region->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		r = -errno;
 		snprintf(region->error, sizeof(region->error), "cannot seal the region: %s",

@@ -28,6 +28,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -181,6 +182,17 @@ static void acquire(int sock, const struct opts *o, struct held *h)
 	h->map = mmap(NULL, g.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (h->map == MAP_FAILED)
 		die("mmap region %" PRIu64 ": %s", h->id, strerror(errno));
+	/* PROTOCOL.md section 6, step 4: the client writes the info header */
+	*(struct bhc_arena_region_info *)h->map = (struct bhc_arena_region_info){
+		.magic = BHC_ARENA_REGION_MAGIC,
+		.version = g.header_version,
+		.header_size = g.header_size,
+		.region_id = g.region_id,
+		.size = g.size,
+		.backing = g.backing,
+		.page_shift = g.page_shift,
+		.created_ns = (uint64_t)time(NULL) * 1000000000u,
+	};
 }
 
 /* Allocate @used bytes as the library would and keep the live header current. */

@@ -154,8 +154,10 @@ struct bhc_arena_msg_admin_reply {
 /*
  * Region header: the first BHC_ARENA_REGION_HEADER_SIZE bytes of every region.
  *
- * [0, 64)    struct bhc_arena_region_info, written by whoever created the
- *            region (the daemon before sealing, or the library in local mode).
+ * [0, 64)    struct bhc_arena_region_info, written by the client that maps the
+ *            region (header version 2: from the GRANT; the daemon never maps
+ *            a region, so a new region is zero from its first byte), or by
+ *            the library for a region it made itself (local mode).
  * [64, 128)  struct bhc_arena_region_live, written by the client as it
  *            allocates; the daemon and bhc-arenactl read it and trust none of it.
  * [128, 4096) reserved, zero.
@@ -163,7 +165,7 @@ struct bhc_arena_msg_admin_reply {
  * region_start + BHC_ARENA_REGION_HEADER_SIZE.
  */
 #define BHC_ARENA_REGION_MAGIC 0x414e455241434842ull /* "BHCARENA" read as LE u64 */
-#define BHC_ARENA_REGION_VERSION 1u
+#define BHC_ARENA_REGION_VERSION 2u
 #define BHC_ARENA_REGION_HEADER_SIZE 4096u
 #define BHC_ARENA_REGION_LIVE_OFFSET 64u
 
@@ -175,7 +177,7 @@ struct bhc_arena_region_info {
 	uint64_t size; /* region bytes, header included */
 	uint32_t backing; /* enum bhc_arena_backing */
 	uint32_t page_shift;
-	uint64_t created_ns; /* CLOCK_REALTIME */
+	uint64_t created_ns; /* CLOCK_REALTIME when the client set the header up */
 	uint64_t reserved[2];
 };
 
