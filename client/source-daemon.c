@@ -4,9 +4,10 @@
  * section 3). A region arrives as a sealed, pre-faulted memfd; it is mapped
  * shared and marked MADV_DONTFORK (page tables filled in for small pages,
  * see map_grant()), and its fd is closed at once (the mapping keeps the
- * memory alive). The daemon wrote the header's info part before sealing;
- * arena.c writes the live part, which the daemon and bhc-arenactl read to
- * see usage as it happens.
+ * memory alive). The region arrives zero from its first byte: this source
+ * writes the header's info part from the GRANT (region header version 2),
+ * arena.c the live part, which the daemon and bhc-arenactl read to see
+ * usage as it happens.
  */
 #include <errno.h>
 #include <stdint.h>

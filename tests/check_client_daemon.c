@@ -369,7 +369,7 @@ START_TEST(test_daemon_arena)
 	ck_assert_int_eq(count_fds("/memfd:"), 0);
 	ck_assert_int_eq(count_fds("socket:"), 1);
 
-	/* the header the daemon wrote before sealing */
+	/* the info header the library wrote from the GRANT */
 	info = test_region_info(a);
 	ck_assert_uint_eq(info->magic, BHC_ARENA_REGION_MAGIC);
 	ck_assert_uint_eq(info->region_id, st.region_id);
