@@ -12,9 +12,14 @@
  * the pool to be full and idle, drains it (those hand-outs are not
  * counted), lets every worker make one untimed acquire (which connects
  * it), then counts acquire + release cycles (bhc_arena_new() and
- * bhc_arena_free() of a 2 MiB region, the release waiting for the pages
- * to be back, as the library does) over a fixed time. A kernel round runs
+ * bhc_arena_free() of a 2 MiB region; the free sends RELEASE and does
+ * not wait for the pages to be back) over a fixed time. A kernel round runs
  * the loop for as long. Rounds alternate; the figure is the median round.
+ *
+ * A third side is a reference server (handout-ref.h): the same hand-out
+ * (a fresh sealed hugetlb memfd per request, made ahead through io_uring,
+ * punched through io_uring on release) with nothing else around it, to show
+ * what a server of this kind can reach on the machine at all.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +36,7 @@
 
 #include "bench-common.h"
 #include "bench-daemon.h"
+#include "handout-ref.h"
 
 #define REGION_SIZE ((size_t)2 << 20)
 #define PAGE_2M_KB 2048ul
@@ -46,9 +52,11 @@
 
 enum ho_case {
 	HO_DAEMON_1,
+	HO_REF_1, /* the reference server (handout-ref.h) */
 	HO_KERNEL_1,
 	HO_KERNEL_HELD, /* 1 worker keeping as many regions alive as the daemon holds */
 	HO_DAEMON_N,
+	HO_REF_N,
 	HO_KERNEL_N,
 	HO_N_CASES,
 };
@@ -59,6 +67,8 @@ struct ho_state;
 struct ho_case_ctx {
 	struct ho_state *s;
 	bool daemon;
+	bool ref; /* the reference server instead of the daemon */
+	struct ref_server rs; /* during a reference round */
 	unsigned int n_workers;
 	unsigned int n_alive; /* kernel: regions each worker keeps (1: closed at once) */
 	uint64_t n_counted; /* regions counted over the measured rounds */
@@ -160,7 +170,21 @@ static int kernel_cycle(struct ho_state *s, unsigned int n_alive)
  * A worker process: for the daemon, one untimed cycle first (it connects);
  * then, told to go, cycles until the deadline it was given, and reports.
  */
-static void worker_main(struct ho_case_ctx *cc, int go_fd, int report_fd)
+static int cycle(struct ho_case_ctx *cc, unsigned int index)
+{
+	int r;
+
+	if (cc->daemon)
+		return daemon_cycle(cc->s);
+	if (!cc->ref)
+		return kernel_cycle(cc->s, cc->n_alive);
+	r = ref_cycle(cc->rs.fd[index], REGION_SIZE);
+	if (r < 0)
+		say_why(cc->s, "reference server", -r);
+	return r;
+}
+
+static void worker_main(struct ho_case_ctx *cc, unsigned int index, int go_fd, int report_fd)
 {
 	struct ho_report rep = { 0 };
 	uint64_t deadline;
@@ -172,7 +196,7 @@ static void worker_main(struct ho_case_ctx *cc, int go_fd, int report_fd)
 	    read(go_fd, &deadline, sizeof(deadline)) != sizeof(deadline))
 		_exit(EXIT_FAILURE);
 	while (!rep.err && (rep.end_ns = bench_now_ns()) < deadline) {
-		rep.err = cc->daemon ? daemon_cycle(cc->s) : kernel_cycle(cc->s, cc->n_alive);
+		rep.err = cycle(cc, index);
 		if (!rep.err)
 			rep.n++;
 	}
@@ -210,7 +234,7 @@ static double run_workers(struct ho_case_ctx *cc)
 		if (pid[i] == 0) {
 			close(report[0]);
 			close(fds[1]);
-			worker_main(cc, fds[0], report[1]);
+			worker_main(cc, i, fds[0], report[1]);
 		}
 		close(fds[0]);
 		go[i] = fds[1];
@@ -252,8 +276,24 @@ static double run_case(void *ctx)
 	struct ho_case_ctx *cc = ctx;
 	struct ho_state *s = cc->s;
 	unsigned int i;
+	double rate;
 	int r;
 
+	if (cc->ref) {
+		/* A server of its own for every round, its regions made ahead. */
+		r = ref_server_start(&cc->rs, cc->n_workers, REGION_SIZE, s->huge, WARM_TARGET);
+		if (r < 0) {
+			say_why(s, "starting the reference server", -r);
+			return -1;
+		}
+		rate = run_workers(cc);
+		r = ref_server_stop(&cc->rs);
+		if (r < 0 && rate >= 0) {
+			say_why(s, "the reference server failed", -r);
+			return -1;
+		}
+		return rate;
+	}
 	if (cc->daemon) {
 		/* Start every round alike: pool full and idle, then drained. */
 		r = bench_daemon_wait_warm(s->daemon, REGION_SIZE, WARM_TARGET, WAIT_WARM_MS);
@@ -277,25 +317,34 @@ static const char *case_name(const struct ho_case_ctx *cc, char *buf, size_t len
 		snprintf(alive, sizeof(alive), ", %u alive", cc->n_alive);
 	snprintf(buf, len, "%s, %u worker%s%s",
 		 cc->daemon ? "daemon: bhc_arena_new + bhc_arena_free" :
+		 cc->ref    ? "reference server (epoll + io_uring, nothing else)" :
 			      "kernel: memfd_create + ftruncate + fallocate + close",
 		 cc->n_workers, cc->n_workers == 1 ? "" : "s", alive);
 	return buf;
 }
 
-/* The kernel case a daemon case is held against, or -1. */
+/* The kernel case a daemon or reference case is held against, or -1. */
 static int reference(enum ho_case k)
 {
-	return k == HO_DAEMON_1 ? HO_KERNEL_1 : k == HO_DAEMON_N ? HO_KERNEL_N : -1;
+	return k == HO_DAEMON_1 || k == HO_REF_1 ? HO_KERNEL_1 :
+	       k == HO_DAEMON_N || k == HO_REF_N ? HO_KERNEL_N :
+						   -1;
 }
 
 static void verdict(struct bench_table *t, const struct ho_state *s, const struct bench_stats *st,
 		    enum ho_case daemon, enum ho_case kernel, bool information)
 {
 	double fraction = st[daemon].p50 / st[kernel].p50;
+	const struct ho_case_ctx *num = &s->cases[daemon], *den = &s->cases[kernel];
 	char name[128];
 
 	bench_table_row(t);
-	bench_table_cell(t, "daemon / %s", case_name(&s->cases[kernel], name, sizeof(name)));
+	if (den->ref)
+		bench_table_cell(t, "daemon / reference server, %u worker%s", den->n_workers,
+				 den->n_workers == 1 ? "" : "s");
+	else
+		bench_table_cell(t, "%s / %s", num->ref ? "reference server" : "daemon",
+				 case_name(den, name, sizeof(name)));
 	bench_table_cell(t, "%.0f%%", 100.0 * fraction);
 	if (information) {
 		bench_table_cell(t, "(information)");
@@ -312,7 +361,7 @@ static int report(const struct ho_state *s, const struct bench_stats *st, unsign
 	static const struct bench_column cols[] = {
 		{ "source", true },   { "backing", true },	  { "rounds", false },
 		{ "regions", false }, { "median /s", false },	  { "min /s", false },
-		{ "max /s", false },  { "µs per region", false }, { "daemon/kernel", false },
+		{ "max /s", false },  { "µs per region", false }, { "/ kernel", false },
 	};
 	static const struct bench_column vcols[] = {
 		{ "comparison", true },
@@ -369,6 +418,10 @@ static int report(const struct ho_state *s, const struct bench_stats *st, unsign
 	verdict(t, s, st, HO_DAEMON_1, HO_KERNEL_1, false);
 	verdict(t, s, st, HO_DAEMON_N, HO_KERNEL_N, false);
 	verdict(t, s, st, HO_DAEMON_1, HO_KERNEL_HELD, true);
+	verdict(t, s, st, HO_REF_1, HO_KERNEL_1, true);
+	verdict(t, s, st, HO_REF_N, HO_KERNEL_N, true);
+	verdict(t, s, st, HO_DAEMON_1, HO_REF_1, true);
+	verdict(t, s, st, HO_DAEMON_N, HO_REF_N, true);
 	bench_table_print(t, stdout);
 	r = bench_table_save(t, opts, "handout-verdicts");
 	bench_table_free(t);
@@ -408,7 +461,10 @@ int main(int argc, char **argv)
 		s.cases[k] = (struct ho_case_ctx){
 			.s = &s,
 			.daemon = k == HO_DAEMON_1 || k == HO_DAEMON_N,
-			.n_workers = k == HO_DAEMON_N || k == HO_KERNEL_N ? n_workers : 1,
+			.ref = k == HO_REF_1 || k == HO_REF_N,
+			.n_workers = k == HO_DAEMON_N || k == HO_REF_N || k == HO_KERNEL_N ?
+					     n_workers :
+					     1,
 			.n_alive = k == HO_KERNEL_HELD ? DAEMON_FOOTPRINT : 1,
 		};
 		cases[k] = (struct bench_case){ .run = run_case, .ctx = &s.cases[k] };
@@ -422,7 +478,7 @@ int main(int argc, char **argv)
 	if (r < 0)
 		goto out_fail;
 	/* Warm and being made (<= the target each), leased, being dropped; the kernel's. */
-	bench_hugepages_reserve(PAGE_2M_KB, 4 * WARM_TARGET + 4 * n_workers + DAEMON_FOOTPRINT,
+	bench_hugepages_reserve(PAGE_2M_KB, 5 * WARM_TARGET + 6 * n_workers + DAEMON_FOOTPRINT,
 				&hp);
 	printf("hugetlb 2 MiB: %s (%ld free)\n", hp.ok ? "reserved" : hp.why, hp.n_free);
 	s.huge = hp.ok;

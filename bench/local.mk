@@ -76,9 +76,10 @@ BENCH_RUN += bench/bench-handout$(EXEEXT)
 EXTRA_PROGRAMS += bench/bench-handout
 # Sustained hand-out of 2 MiB regions against the kernel's own hugetlb
 # memfd fallocate rate.
-bench_bench_handout_SOURCES = bench/bench-handout.c
+bench_bench_handout_SOURCES = bench/bench-handout.c bench/handout-ref.c bench/handout-ref.h
+bench_bench_handout_CFLAGS = $(AM_CFLAGS) $(LIBURING_CFLAGS)
 bench_bench_handout_LDFLAGS = -no-install
-bench_bench_handout_LDADD = $(BENCH_DAEMON_LIBS)
+bench_bench_handout_LDADD = $(BENCH_DAEMON_LIBS) $(LIBURING_LIBS)
 
 # --- numeric kernels on daemon hugepage arenas, local arenas and malloc -------
 # GUPS and a dependent-read chase over 1 GiB tables, a stencil over 1 GiB, a
