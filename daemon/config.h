@@ -29,7 +29,7 @@ struct config_warm {
 
 /* [pool] io_cpus: where the kernel does the daemon's memory work. */
 enum config_cpus_mode {
-	CONFIG_CPUS_AUTO, /* once ready, one CPU per NUMA node */
+	CONFIG_CPUS_AUTO, /* one CPU per NUMA node */
 	CONFIG_CPUS_ALL, /* wherever the scheduler likes */
 	CONFIG_CPUS_LIST, /* the CPUs in set */
 };
@@ -54,7 +54,7 @@ struct config {
 	uint64_t max_region_size; /* largest region one acquire may ask for */
 	bool io_uring; /* use io_uring (else a thread pool) for fallocate */
 	unsigned int io_depth; /* region operations in flight at once */
-	struct config_cpus io_cpus; /* CPUs of the io_uring workers once ready */
+	struct config_cpus io_cpus; /* CPUs of the io_uring workers */
 	/* [limits] */
 	uint64_t total; /* bytes of all regions held: warm, leased, in transit */
 	uint64_t per_connection_bytes; /* 0: none */

@@ -47,7 +47,7 @@ struct region {
 	uint32_t want_shift; /* hugetlb page shift asked for (21 or 30) */
 	uint32_t backing; /* enum bhc_arena_backing, once created */
 	uint32_t page_shift; /* page size of the backing, once created */
-	uint64_t created_ns; /* CLOCK_REALTIME, written into the header */
+	uint64_t created_ns; /* CLOCK_REALTIME when it was made (bhc-arenactl) */
 	uint64_t leased_ns; /* CLOCK_REALTIME of the grant, 0 if never leased */
 	enum region_state state;
 	struct pool_class *class; /* size class it belongs to; NULL if made on demand */
