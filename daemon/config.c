@@ -69,6 +69,9 @@ static const struct key_desc keys[] = {
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
+/* Room for any key's value as text: the longest, a CPU list of every other CPU, is ~2000. */
+#define VALUE_MAX 4096
+
 static void *field(struct config *cfg, const struct key_desc *k)
 {
 	return (char *)cfg + k->offset;
@@ -715,7 +718,7 @@ static void format_value(const struct config *cfg, const struct key_desc *k, cha
 void config_print(const struct config *cfg, FILE *f)
 {
 	const char *section = "";
-	char value[1024];
+	char value[VALUE_MAX];
 	size_t i;
 
 	for (i = 0; i < N_KEYS; i++) {
@@ -730,7 +733,7 @@ void config_print(const struct config *cfg, FILE *f)
 
 static int copy_key(struct config *dst, const struct config *src, const struct key_desc *k)
 {
-	char value[1024], err[CONFIG_ERROR_MAX];
+	char value[VALUE_MAX], err[CONFIG_ERROR_MAX];
 
 	format_value(src, k, value, sizeof(value));
 	return set_key(dst, k, value, err, sizeof(err));
@@ -738,7 +741,7 @@ static int copy_key(struct config *dst, const struct config *src, const struct k
 
 int config_keep_restart_only(struct config *next, const struct config *running)
 {
-	char old[1024], new[1024];
+	char old[VALUE_MAX], new[VALUE_MAX];
 	int n = 0;
 	size_t i;
 

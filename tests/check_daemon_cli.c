@@ -193,6 +193,24 @@ START_TEST(test_check_config)
 }
 END_TEST
 
+/* The longest value there is, every other CPU of 1024, prints back whole. */
+START_TEST(test_check_config_long_cpulist)
+{
+	char list[2200], set[2300], want[2300], out[8192];
+	const char *args[] = { "--check-config", "--set", set, NULL };
+	size_t n = 0;
+	int cpu;
+
+	for (cpu = 0; cpu < 1024; cpu += 2)
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%d", cpu ? "," : "", cpu);
+	ck_assert_uint_gt(n, 2000);
+	snprintf(set, sizeof(set), "pool.io_cpus=%s", list);
+	snprintf(want, sizeof(want), "io_cpus = %s\n", list);
+	ck_assert_int_eq(run(out, sizeof(out), args), 0);
+	ck_assert_msg(strstr(out, want), "got: %.300s", out);
+}
+END_TEST
+
 START_TEST(test_check_config_errors)
 {
 	static const struct {
@@ -759,6 +777,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_help_version);
 	tcase_add_test(tc, test_check_config);
+	tcase_add_test(tc, test_check_config_long_cpulist);
 	tcase_add_test(tc, test_check_config_errors);
 	tcase_add_test(tc, test_embedded_defaults);
 	tcase_add_test(tc, test_log_prefix);
