@@ -33,27 +33,41 @@ struct ref_state {
 	int waiting[REF_MAX_CLIENTS]; /* clients waiting for a region, oldest first */
 };
 
-static void send_region(int sock, int fd)
-{
+/* A datagram of one u64 with room for one fd: what a hand-out is. */
+struct fd_msg {
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} ctrl;
-	uint64_t id = (uint64_t)fd;
-	struct iovec iov = { .iov_base = &id, .iov_len = sizeof(id) };
-	struct msghdr mh = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = ctrl.buf,
-		.msg_controllen = sizeof(ctrl.buf),
-	};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
+	uint64_t id;
+	struct iovec iov;
+	struct msghdr mh;
+};
 
+static void fd_msg_init(struct fd_msg *m)
+{
+	m->iov = (struct iovec){ .iov_base = &m->id, .iov_len = sizeof(m->id) };
+	m->mh = (struct msghdr){
+		.msg_iov = &m->iov,
+		.msg_iovlen = 1,
+		.msg_control = m->ctrl.buf,
+		.msg_controllen = sizeof(m->ctrl.buf),
+	};
+}
+
+static void send_region(int sock, int fd)
+{
+	struct fd_msg m;
+	struct cmsghdr *cmsg;
+
+	fd_msg_init(&m);
+	m.id = (uint64_t)fd;
+	cmsg = CMSG_FIRSTHDR(&m.mh);
 	cmsg->cmsg_level = SOL_SOCKET;
 	cmsg->cmsg_type = SCM_RIGHTS;
 	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-	(void)sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)sendmsg(sock, &m.mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 static int submit_fallocate(struct ref_state *st, int fd, int mode, uint64_t data)
@@ -249,25 +263,16 @@ int ref_server_start(struct ref_server *rs, unsigned int n_clients, size_t size,
 
 int ref_cycle(int fd, size_t size)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctrl;
-	uint64_t id;
-	struct iovec iov = { .iov_base = &id, .iov_len = sizeof(id) };
-	struct msghdr mh = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = ctrl.buf,
-		.msg_controllen = sizeof(ctrl.buf),
-	};
 	struct cmsghdr *cmsg;
+	struct fd_msg m;
 	int region;
 	void *p;
 
-	if (send(fd, "a", 1, MSG_NOSIGNAL) != 1 || recvmsg(fd, &mh, MSG_CMSG_CLOEXEC) != sizeof(id))
+	fd_msg_init(&m);
+	if (send(fd, "a", 1, MSG_NOSIGNAL) != 1 ||
+	    recvmsg(fd, &m.mh, MSG_CMSG_CLOEXEC) != sizeof(m.id))
 		return -EPIPE;
-	cmsg = CMSG_FIRSTHDR(&mh);
+	cmsg = CMSG_FIRSTHDR(&m.mh);
 	if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS)
 		return -EPROTO;
 	memcpy(&region, CMSG_DATA(cmsg), sizeof(int));
