@@ -143,7 +143,7 @@ static void auto_cpus(const cpu_set_t *allowed, cpu_set_t *out)
  * Refills then no longer spread over every CPU at once: a worker zeroes
  * page after page on a CPU of its own, its cache warm, and the clients and
  * the loop keep the other CPUs (on 2 CPUs the sustained 2 MiB hand-out
- * rate went up by half, BENCHMARKS.md). The kernel gives a worker its CPUs
+ * rate went up by 12-31%, BENCHMARKS.md). The kernel gives a worker its CPUs
  * when it starts it, so this is done before the first operation; the
  * initial reservation is confined too ("all" makes it on every CPU).
  */
