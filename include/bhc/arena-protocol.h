@@ -48,6 +48,7 @@ enum bhc_arena_msg_type {
 	BHC_ARENA_MSG_ERROR = 7, /* daemon -> client */
 	BHC_ARENA_MSG_ADMIN = 8, /* client -> daemon, JSON request */
 	BHC_ARENA_MSG_ADMIN_REPLY = 9, /* daemon -> client, JSON reply */
+	BHC_ARENA_MSG_RECLAIM = 10, /* daemon -> client, unsolicited (seq 0) */
 };
 
 /* Every message starts with this header. */
@@ -132,6 +133,19 @@ struct bhc_arena_msg_error {
 	char text[BHC_ARENA_ERROR_TEXT_MAX]; /* human-readable, NUL-terminated */
 };
 
+/*
+ * RECLAIM: the daemon is short of memory (a size class ran dry, the hugepage
+ * pool is short) and asks for kept regions back. Sent, with seq 0 and
+ * answering no request, only to a client one of whose regions says
+ * BHC_ARENA_REGION_KEPT in its header: a client that never keeps regions never
+ * receives it. The client answers by RELEASEing kept regions, at least @bytes
+ * of them if it has that many; there is no reply message.
+ */
+struct bhc_arena_msg_reclaim {
+	struct bhc_arena_msg_hdr hdr;
+	uint64_t bytes; /* kept bytes wanted back; UINT64_MAX: all of them */
+};
+
 /* An admin request: the header followed by a JSON object (not NUL-terminated),
  * at most BHC_ARENA_MSG_MAX bytes in all. */
 struct bhc_arena_msg_admin {
@@ -160,7 +174,10 @@ struct bhc_arena_msg_admin_reply {
  *            the library for a region it made itself (local mode).
  * [64, 128)  struct bhc_arena_region_live, written by the client as it
  *            allocates; the daemon and bhc-arenactl read it and trust none of it.
- * [128, 4096) reserved, zero.
+ * [128, 192) struct bhc_arena_region_state, written by the client: whether
+ *            an arena uses the region or the process keeps it for reuse.
+ *            Zero (in use) from a client that never keeps regions.
+ * [192, 4096) reserved, zero.
  * Allocations are carved downward from the end of the region towards
  * region_start + BHC_ARENA_REGION_HEADER_SIZE.
  */
@@ -168,6 +185,7 @@ struct bhc_arena_msg_admin_reply {
 #define BHC_ARENA_REGION_VERSION 2u
 #define BHC_ARENA_REGION_HEADER_SIZE 4096u
 #define BHC_ARENA_REGION_LIVE_OFFSET 64u
+#define BHC_ARENA_REGION_STATE_OFFSET 128u
 
 struct bhc_arena_region_info {
 	uint64_t magic; /* BHC_ARENA_REGION_MAGIC */
@@ -191,6 +209,20 @@ struct bhc_arena_region_live {
 	uint64_t top; /* address of the region's end */
 	uint64_t base; /* address of the first data byte (region + header_size) */
 	uint64_t priv; /* library-private */
+};
+
+/* region_state.use */
+enum bhc_arena_region_use {
+	BHC_ARENA_REGION_IN_USE = 0, /* an arena of the process allocates from it */
+	BHC_ARENA_REGION_KEPT = 1, /* freed by the program, kept by the process for reuse */
+};
+
+struct bhc_arena_region_state {
+	uint32_t use; /* enum bhc_arena_region_use */
+	uint32_t reserved0;
+	uint64_t kept_ns; /* CLOCK_REALTIME when it was last kept; 0 if never */
+	uint64_t n_reuses; /* times the process took it again after keeping it */
+	uint64_t reserved[5];
 };
 
 #ifdef __cplusplus
