@@ -34,7 +34,11 @@ struct arena_priv {
 	uint64_t base, top; /* data bounds; private copies of live.base/top */
 	size_t page_size; /* largest alignment the region guarantees */
 	enum checked_kind checked; /* fixed at creation */
-	/* all_arenas list (arena.c), under its lock; used by the fork child handler */
+	uint64_t kept_ms; /* CLOCK_MONOTONIC ms when retain.c last kept the region */
+	/*
+	 * Under the fork lock: in the list of live arenas (arena.c) while an
+	 * arena uses the region, in the kept list (retain.c) while it is kept.
+	 */
 	struct arena_priv *prev, *next;
 };
 
@@ -47,10 +51,25 @@ static inline struct arena_priv *arena_priv(const struct bhc_arena *arena)
 void arena_list_lock(void);
 void arena_list_unlock(void);
 void arena_forget_all_locked(void);
+void arena_start(struct arena_priv *ap);
+
+/* retain.c */
+size_t retain_limit(void);
+uint64_t retain_now_ms(void);
+bool retain_keep(struct arena_priv *ap);
+struct arena_priv *retain_take(enum bhc_arena_mode mode, const struct region_request *req);
+void retain_tick(void);
+bool retain_release_all(void);
+unsigned long retain_spare_epoch(void);
+bool retain_reserve(size_t bytes);
+void retain_unreserve(size_t bytes);
+void retain_forget_all_locked(void);
 
 /* thread.c */
 void thread_atfork_init(void);
 void thread_forget_arena(const struct bhc_arena *arena);
+void thread_drop_spare(void);
+void thread_expire_spare(uint64_t now_ms, uint64_t idle_ms);
 
 /* checked.c */
 enum checked_kind checked_detect(void);
@@ -58,6 +77,8 @@ void checked_init(struct arena_priv *ap);
 void checked_alloc(struct arena_priv *ap, uint64_t addr, size_t size);
 void checked_release(struct arena_priv *ap, uint64_t from, uint64_t to);
 void checked_fini(struct arena_priv *ap);
+void checked_keep(struct arena_priv *ap);
+void checked_unkeep(struct arena_priv *ap);
 
 /* util.c */
 int parse_size(const char *s, size_t *sizep);

@@ -71,6 +71,7 @@ void arena_forget_all_locked(void)
 		free(ap);
 	}
 	all_arenas = NULL;
+	retain_forget_all_locked();
 }
 
 static int opts_check(const struct bhc_arena_opts *opts)
@@ -107,6 +108,54 @@ static int region_check(const struct region *region, size_t capacity)
 	return 0;
 }
 
+/**
+ * arena_start() - start an arena on @ap's region: the live header at the
+ * cursor's top, counters zero, the checker told. @ap->region is checked.
+ */
+void arena_start(struct arena_priv *ap)
+{
+	char *addr = ap->region.addr;
+	struct bhc_arena *arena = (void *)(addr + BHC_ARENA_REGION_LIVE_OFFSET);
+
+	ap->arena = arena;
+	ap->base = (uintptr_t)(addr + BHC_ARENA_REGION_HEADER_SIZE);
+	ap->top = (uintptr_t)(addr + ap->region.size);
+	ap->page_size = (size_t)1 << ap->region.page_shift;
+	ap->checked = checked_detect();
+	arena->live = (struct bhc_arena_region_live){
+		.cursor = ap->top,
+		.floor = ap->checked ? UINT64_MAX : ap->base,
+		.top = ap->top,
+		.base = ap->base,
+		.priv = (uintptr_t)ap,
+	};
+	checked_init(ap);
+	arena_list_add(ap);
+}
+
+/* Errors of a source that more room would cure: worth giving kept regions back for. */
+static bool wants_room(int r)
+{
+	return r == -ENOMEM || r == -ENOSPC || r == -EDQUOT;
+}
+
+/* A new region from the source @mode picks; kept regions go back first if that makes room. */
+static int acquire_region(enum bhc_arena_mode mode, const struct region_request *req,
+			  size_t capacity, struct region *region)
+{
+	int r;
+
+	r = source_acquire(mode, req, region);
+	if (wants_room(r) && retain_release_all())
+		r = source_acquire(mode, req, region);
+	if (r < 0)
+		return r;
+	r = region_check(region, capacity);
+	if (r < 0)
+		source_release(region);
+	return r;
+}
+
 /** bhc_arena_new_opts() - create an arena; see bhc_arena(3). */
 BHC_EXPORT int bhc_arena_new_opts(size_t capacity, const struct bhc_arena_opts *opts,
 				  struct bhc_arena **arenap)
@@ -114,9 +163,7 @@ BHC_EXPORT int bhc_arena_new_opts(size_t capacity, const struct bhc_arena_opts *
 	static const struct bhc_arena_opts defaults;
 	struct region_request req;
 	enum bhc_arena_mode mode;
-	struct bhc_arena *arena;
 	struct arena_priv *ap;
-	char *addr;
 	int r;
 
 	if (!arenap || !capacity)
@@ -132,46 +179,27 @@ BHC_EXPORT int bhc_arena_new_opts(size_t capacity, const struct bhc_arena_opts *
 	if (capacity > SIZE_MAX - BHC_ARENA_REGION_HEADER_SIZE)
 		return -ENOMEM;
 	thread_atfork_init();
-
-	ap = calloc(1, sizeof(*ap));
-	if (!ap)
-		return -ENOMEM;
 	req = (struct region_request){
 		.size = capacity + BHC_ARENA_REGION_HEADER_SIZE,
 		.backing = opts->backing,
 		.page_shift = opts->page_shift,
 	};
-	r = source_acquire(mode, &req, &ap->region);
-	if (r < 0)
-		goto out_free;
-	r = region_check(&ap->region, capacity);
-	if (r < 0)
-		goto out_release;
 
-	addr = ap->region.addr;
-	arena = (void *)(addr + BHC_ARENA_REGION_LIVE_OFFSET);
-	ap->arena = arena;
-	ap->base = (uintptr_t)(addr + BHC_ARENA_REGION_HEADER_SIZE);
-	ap->top = (uintptr_t)(addr + ap->region.size);
-	ap->page_size = (size_t)1 << ap->region.page_shift;
-	ap->checked = checked_detect();
-	arena->live = (struct bhc_arena_region_live){
-		.cursor = ap->top,
-		.floor = ap->checked ? UINT64_MAX : ap->base,
-		.top = ap->top,
-		.base = ap->base,
-		.priv = (uintptr_t)ap,
-	};
-	checked_init(ap);
-	arena_list_add(ap);
-	*arenap = arena;
+	retain_tick();
+	ap = retain_take(mode, &req);
+	if (!ap) {
+		ap = calloc(1, sizeof(*ap));
+		if (!ap)
+			return -ENOMEM;
+		r = acquire_region(mode, &req, capacity, &ap->region);
+		if (r < 0) {
+			free(ap);
+			return r;
+		}
+	}
+	arena_start(ap);
+	*arenap = ap->arena;
 	return 0;
-
-out_release:
-	source_release(&ap->region);
-out_free:
-	free(ap);
-	return r;
 }
 
 /** bhc_arena_new() - create an arena of at least @capacity bytes; see bhc_arena(3). */
@@ -180,19 +208,27 @@ BHC_EXPORT int bhc_arena_new(size_t capacity, struct bhc_arena **arenap)
 	return bhc_arena_new_opts(capacity, NULL, arenap);
 }
 
-/** bhc_arena_free() - give the region back; NULL is a no-op. */
+/**
+ * bhc_arena_free() - end the arena. Its region is kept for this process's
+ * next arena (retain.c) or given back; errno is left as it was. NULL is a no-op.
+ */
 BHC_EXPORT void bhc_arena_free(struct bhc_arena *arena)
 {
 	struct arena_priv *ap;
+	int saved_errno = errno;
 
 	if (!arena)
 		return;
 	ap = arena_priv(arena);
 	thread_forget_arena(arena);
 	arena_list_del(ap);
-	checked_fini(ap);
-	source_release(&ap->region);
-	free(ap);
+	if (!retain_keep(ap)) {
+		checked_fini(ap);
+		source_release(&ap->region);
+		free(ap);
+	}
+	retain_tick();
+	errno = saved_errno;
 }
 
 /** bhc_arena__fail() - set errno to @err and return NULL (for the inline functions). */

@@ -124,3 +124,30 @@ void checked_fini(struct arena_priv *ap)
 		break;
 	}
 }
+
+/**
+ * checked_keep() - the arena's region is kept for reuse (retain.c): every data
+ * byte becomes inaccessible, so a use of a freed arena's memory is reported
+ * until checked_init() starts the next arena on it.
+ */
+void checked_keep(struct arena_priv *ap)
+{
+	switch (ap->checked) {
+	case CHECKED_ASAN:
+		__asan_poison_memory_region(ptr(ap->base), ap->top - ap->base);
+		break;
+	case CHECKED_VALGRIND:
+		VALGRIND_DESTROY_MEMPOOL(ap->arena);
+		VALGRIND_MAKE_MEM_NOACCESS(ptr(ap->base), ap->top - ap->base);
+		break;
+	case CHECKED_NONE:
+		break;
+	}
+}
+
+/** checked_unkeep() - a kept region goes back: leave no poison behind (see checked_fini()). */
+void checked_unkeep(struct arena_priv *ap)
+{
+	if (ap->checked == CHECKED_ASAN)
+		__asan_unpoison_memory_region(ptr(ap->base), ap->top - ap->base);
+}

@@ -58,6 +58,7 @@ struct conn {
 	uint32_t seq; /* of the last request sent */
 	unsigned int unanswered; /* RELEASEs whose reply has not been read */
 	struct bhc_arena_msg_welcome welcome; /* of the current connection */
+	bool reclaim; /* the daemon sent RECLAIM, not yet seen by conn_reclaim_requested() */
 	/* the last connect that found no daemon: where, and until when to believe it */
 	char absent_path[SUN_PATH_MAX];
 	uint64_t absent_until_ms;
@@ -320,6 +321,8 @@ static void drop_stale(struct reply *rep)
 	if (rep->hdr.type == BHC_ARENA_MSG_GRANT && rep->len == sizeof(rep->grant) &&
 	    rep->grant.region_id)
 		(void)release_send(rep->grant.region_id, &seq);
+	else if (rep->hdr.type == BHC_ARENA_MSG_RECLAIM && rep->hdr.seq == 0)
+		conn.reclaim = true;
 	else if ((rep->hdr.type == BHC_ARENA_MSG_RELEASED ||
 		  rep->hdr.type == BHC_ARENA_MSG_ERROR) &&
 		 conn.unanswered)
@@ -443,7 +446,7 @@ static int conn_connect_locked(void)
 		goto out_close;
 	}
 	conn.welcome = rep.welcome;
-	conn.generation++;
+	__atomic_store_n(&conn.generation, conn.generation + 1, __ATOMIC_RELAXED);
 	conn.absent_until_ms = 0;
 	return 0;
 
@@ -639,4 +642,25 @@ void conn_atfork_child(void)
 	conn.unanswered = 0;
 	conn.generation++;
 	conn.absent_until_ms = 0;
+	conn.reclaim = false;
+}
+
+uint64_t conn_generation(void)
+{
+	return __atomic_load_n(&conn.generation, __ATOMIC_RELAXED);
+}
+
+bool conn_reclaim_requested(void)
+{
+	bool reclaim;
+
+	if (pthread_mutex_trylock(&conn_lock))
+		return false;
+	conn_check_locked();
+	if (conn.fd >= 0 && conn_lost(collect_replies(CONN_MAX_UNANSWERED)))
+		conn_close_locked();
+	reclaim = conn.reclaim;
+	conn.reclaim = false;
+	pthread_mutex_unlock(&conn_lock);
+	return reclaim;
 }

@@ -66,6 +66,17 @@ int conn_release(uint64_t region_id, uint64_t generation);
  */
 bool conn_daemon_absent(void);
 
+/** conn_generation() - the current connection's generation (0: none made yet). */
+uint64_t conn_generation(void);
+
+/**
+ * conn_reclaim_requested() - read what the daemon sent unasked, without
+ * waiting, and say whether it asked for kept regions back (RECLAIM) since
+ * the last call. Skips the look if another thread is talking to the daemon:
+ * that thread's reads notice the request instead.
+ */
+bool conn_reclaim_requested(void);
+
 /**
  * conn_atfork_child() - in a child of fork(): close the inherited socket
  * without sending anything and reset all state; the next request connects

@@ -3,6 +3,7 @@ lib_LTLIBRARIES += client/libbhc-arena.la
 client_libbhc_arena_la_SOURCES = \
 	client/arena.c \
 	client/arena-internal.h \
+	client/retain.c \
 	client/checked.c \
 	client/compat.h \
 	client/conn.c \

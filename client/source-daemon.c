@@ -181,6 +181,13 @@ static void daemon_release(struct region *region)
 	region->source_data = NULL;
 }
 
+static bool daemon_reusable(const struct region *region)
+{
+	const struct daemon_region *dr = region->source_data;
+
+	return dr->generation == conn_generation();
+}
+
 static void daemon_forget(struct region *region)
 {
 	free(region->source_data);
@@ -194,4 +201,5 @@ const struct region_source source_daemon = {
 	.release = daemon_release,
 	.forget = daemon_forget,
 	.atfork_child = conn_atfork_child,
+	.reusable = daemon_reusable,
 };

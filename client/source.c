@@ -107,12 +107,35 @@ void source_atfork_child(void)
 		daemon_source->atfork_child();
 }
 
-void region_write_info(const struct region *region)
+bool source_reusable(const struct region *region)
 {
-	struct bhc_arena_region_info *info = region->addr;
+	return !region->source->reusable || region->source->reusable(region);
+}
+
+static uint64_t realtime_ns(void)
+{
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void region_set_use(const struct region *region, uint32_t use)
+{
+	struct bhc_arena_region_state *st =
+		(void *)((char *)region->addr + BHC_ARENA_REGION_STATE_OFFSET);
+
+	if (use == BHC_ARENA_REGION_KEPT)
+		st->kept_ns = realtime_ns();
+	else if (st->use == BHC_ARENA_REGION_KEPT)
+		st->n_reuses++;
+	st->use = use;
+}
+
+void region_write_info(const struct region *region)
+{
+	struct bhc_arena_region_info *info = region->addr;
+
 	*info = (struct bhc_arena_region_info){
 		.magic = BHC_ARENA_REGION_MAGIC,
 		.version = BHC_ARENA_REGION_VERSION,
@@ -121,6 +144,6 @@ void region_write_info(const struct region *region)
 		.size = region->size,
 		.backing = region->backing,
 		.page_shift = region->page_shift,
-		.created_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+		.created_ns = realtime_ns(),
 	};
 }

@@ -50,6 +50,7 @@
 #ifndef BHC_CLIENT_SOURCE_H
 #define BHC_CLIENT_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -97,6 +98,12 @@ struct region_source {
 
 	/* In a forked child: drop the source's inherited global state. May be NULL. */
 	void (*atfork_child)(void);
+
+	/*
+	 * Whether a region the process kept may serve another arena of the
+	 * process (a daemon lease ends with its connection). NULL: always.
+	 */
+	bool (*reusable)(const struct region *region);
 };
 
 /* source-local.c */
@@ -127,10 +134,19 @@ void source_forget(struct region *region);
 /** source_atfork_child() - every source's fork child hook (see FORK above). */
 void source_atfork_child(void);
 
+/** source_reusable() - whether a kept @region may serve another arena (see ->reusable). */
+bool source_reusable(const struct region *region);
+
 /**
  * region_write_info() - fill in @region's struct bhc_arena_region_info at
  * region->addr from its fields (created_ns: now, CLOCK_REALTIME).
  */
 void region_write_info(const struct region *region);
+
+/**
+ * region_set_use() - write @use (enum bhc_arena_region_use) into @region's
+ * header state, with the time it was kept or one more reuse.
+ */
+void region_set_use(const struct region *region, uint32_t use);
 
 #endif /* BHC_CLIENT_SOURCE_H */

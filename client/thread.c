@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Per-thread state: the thread's arena (created lazily, freed at thread
- * exit), the stack of bhc_with_arena() calls, and what a fork child must
- * forget. Nothing here is on the allocation fast path.
+ * exit), the stack of bhc_with_arena() calls, the spare arena a
+ * bhc_with_arena() too large for the thread's arena reuses, and what a fork
+ * child must forget. Nothing here is on the allocation fast path.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@ struct with_frame {
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t thread_key; /* value: the thread's arena, freed by thread_key_destroy() */
+static pthread_key_t spare_key; /* value: the thread's spare, dropped by spare_key_destroy() */
 static int thread_key_error; /* positive errno if the key could not be created */
 static bool thread_key_live;
 
@@ -31,6 +33,17 @@ static bool thread_key_live;
 
 static THREAD_LOCAL struct bhc_arena *thread_arena;
 static THREAD_LOCAL struct with_frame *with_top;
+
+/*
+ * The last arena this thread's bhc_with_arena() made for itself, reset and
+ * kept for the next such call: taking it back costs a few loads and stores,
+ * not even the lock of the process's kept list (retain.c), against whose
+ * bound its bytes count. Dropped when the process must give kept regions
+ * back (spare_epoch changed), when it sat unused for the idle time, at
+ * thread exit, and forgotten in a fork child.
+ */
+static THREAD_LOCAL struct bhc_arena *with_spare;
+static THREAD_LOCAL unsigned long with_spare_epoch;
 
 /*
  * Bumped in a fork child. A bhc_with_arena() call that was in progress when
@@ -56,8 +69,11 @@ static void atfork_child(void)
 	arena_list_unlock();
 	thread_arena = NULL;
 	with_top = NULL;
-	if (thread_key_live)
+	with_spare = NULL; /* its arena was on the list just forgotten */
+	if (thread_key_live) {
 		pthread_setspecific(thread_key, NULL);
+		pthread_setspecific(spare_key, NULL);
+	}
 	fork_generation++;
 	source_atfork_child();
 }
@@ -87,9 +103,40 @@ static void thread_key_destroy(void *value)
 	bhc_arena_free(value);
 }
 
+/** thread_drop_spare() - give the thread's spare to the process's kept list (or back). */
+void thread_drop_spare(void)
+{
+	struct bhc_arena *arena = with_spare;
+
+	if (!arena)
+		return;
+	with_spare = NULL;
+	pthread_setspecific(spare_key, NULL);
+	retain_unreserve(arena_priv(arena)->region.size);
+	bhc_arena_free(arena);
+}
+
+/** thread_expire_spare() - drop the thread's spare if it sat unused for @idle_ms. */
+void thread_expire_spare(uint64_t now_ms, uint64_t idle_ms)
+{
+	if (with_spare && now_ms - arena_priv(with_spare)->kept_ms >= idle_ms)
+		thread_drop_spare();
+}
+
+static void spare_key_destroy(void *value)
+{
+	(void)value;
+	thread_drop_spare();
+}
+
 static void thread_key_init(void)
 {
 	thread_key_error = pthread_key_create(&thread_key, thread_key_destroy);
+	if (!thread_key_error) {
+		thread_key_error = pthread_key_create(&spare_key, spare_key_destroy);
+		if (thread_key_error)
+			pthread_key_delete(thread_key);
+	}
 	thread_key_live = !thread_key_error;
 }
 
@@ -103,9 +150,13 @@ __attribute__((destructor)) static void thread_lib_fini(void)
 {
 	if (thread_arena && !with_top)
 		bhc_arena_free(thread_arena);
+	if (!with_top)
+		thread_drop_spare();
+	retain_release_all();
 	if (thread_key_live) {
 		thread_key_live = false;
 		pthread_key_delete(thread_key);
+		pthread_key_delete(spare_key);
 	}
 }
 
@@ -152,6 +203,57 @@ BHC_EXPORT struct bhc_arena *bhc_arena_thread(void)
 	return thread_arena_create();
 }
 
+/* The thread's spare if it has @size bytes, started afresh; NULL if not. */
+static struct bhc_arena *spare_take(size_t size)
+{
+	struct bhc_arena *arena = with_spare;
+	struct arena_priv *ap;
+
+	if (!arena)
+		return NULL;
+	ap = arena_priv(arena);
+	if (BHC__UNLIKELY(with_spare_epoch != retain_spare_epoch() ||
+			  !source_reusable(&ap->region))) {
+		with_spare_epoch = retain_spare_epoch();
+		thread_drop_spare();
+		return NULL;
+	}
+	if (ap->top - ap->base < size)
+		return NULL;
+	with_spare = NULL;
+	region_set_use(&ap->region, BHC_ARENA_REGION_IN_USE);
+	arena->live.cursor = ap->top;
+	arena->live.n_allocs = 0;
+	arena->live.n_resets = 0;
+	arena->live.high_water = 0;
+	return arena;
+}
+
+/*
+ * bhc_with_arena()'s own @arena is done: keep it as the thread's spare if
+ * that is the larger, else free it (to the process's kept list).
+ */
+static void spare_put(struct bhc_arena *arena)
+{
+	struct arena_priv *ap = arena_priv(arena);
+
+	if (with_spare && arena_priv(with_spare)->region.size >= ap->region.size) {
+		bhc_arena_free(arena);
+		return;
+	}
+	thread_drop_spare();
+	if (!thread_key_live || !retain_reserve(ap->region.size)) {
+		bhc_arena_free(arena);
+		return;
+	}
+	bhc_arena_reset(arena);
+	region_set_use(&ap->region, BHC_ARENA_REGION_KEPT);
+	ap->kept_ms = retain_now_ms();
+	with_spare = arena;
+	with_spare_epoch = retain_spare_epoch();
+	pthread_setspecific(spare_key, arena);
+}
+
 /** bhc_with_arena() - run @fn with an arena that has @size bytes free; see bhc_arena(3). */
 BHC_EXPORT int bhc_with_arena(size_t size, int (*fn)(struct bhc_arena *arena, void *ctx), void *ctx)
 {
@@ -179,15 +281,19 @@ BHC_EXPORT int bhc_with_arena(size_t size, int (*fn)(struct bhc_arena *arena, vo
 	}
 
 	/* Else an arena of its own, current for nested calls until fn returns. */
-	r = bhc_arena_new(size > BHC_ARENA_DEFAULT_SIZE ? size : BHC_ARENA_DEFAULT_SIZE, &arena);
-	if (r < 0)
-		return r;
+	arena = spare_take(size);
+	if (!arena) {
+		r = bhc_arena_new(size > BHC_ARENA_DEFAULT_SIZE ? size : BHC_ARENA_DEFAULT_SIZE,
+				  &arena);
+		if (r < 0)
+			return r;
+	}
 	frame = (struct with_frame){ .arena = arena, .prev = with_top };
 	with_top = &frame;
 	r = fn(arena, ctx);
 	if (generation == fork_generation) {
 		with_top = frame.prev;
-		bhc_arena_free(arena);
+		spare_put(arena);
 	}
 	return r;
 }

@@ -613,6 +613,8 @@ static Suite *arena_suite(void)
 
 int main(void)
 {
+	/* these tests check that a freed region goes back; reuse is check_retain's */
+	setenv("BHC_ARENA_RETAIN", "0", 1);
 	/* never lease from a daemon that happens to run on this machine */
 	setenv("BHC_ARENA_MODE", "local", 1);
 	/* leave the shared hugetlb pool to the tests that reserve it (check_arena_backing) */

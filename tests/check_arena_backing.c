@@ -608,6 +608,8 @@ static Suite *backing_suite(void)
 
 int main(void)
 {
+	/* these tests check that a freed region goes back; reuse is check_retain's */
+	setenv("BHC_ARENA_RETAIN", "0", 1);
 	setenv("BHC_ARENA_MODE", "local", 1);
 	unsetenv("BHC_ARENA_BACKING");
 	return bhc_test_run(backing_suite());

@@ -244,6 +244,8 @@ static Suite *checked_suite(void)
 
 int main(void)
 {
+	/* these tests check that a freed region goes back; reuse is check_retain's */
+	setenv("BHC_ARENA_RETAIN", "0", 1);
 	setenv("BHC_ARENA_MODE", "local", 1);
 	setenv("BHC_ARENA_THREAD_SIZE", "1M", 1);
 	/* leave the shared hugetlb pool to the tests that reserve it (check_arena_backing) */
