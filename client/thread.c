@@ -42,7 +42,8 @@ static THREAD_LOCAL struct with_frame *with_top;
  * back (spare_epoch changed), when it sat unused for the idle time, at
  * thread exit, and forgotten in a fork child.
  */
-static THREAD_LOCAL struct bhc_arena *with_spare;
+static THREAD_LOCAL struct bhc_arena *with_spare_owned; /* in use or not */
+static THREAD_LOCAL struct bhc_arena *with_spare; /* with_spare_owned while not in use */
 static THREAD_LOCAL unsigned long with_spare_epoch;
 
 /*
@@ -69,7 +70,7 @@ static void atfork_child(void)
 	arena_list_unlock();
 	thread_arena = NULL;
 	with_top = NULL;
-	with_spare = NULL; /* its arena was on the list just forgotten */
+	with_spare = with_spare_owned = NULL; /* its arena was on the list just forgotten */
 	if (thread_key_live) {
 		pthread_setspecific(thread_key, NULL);
 		pthread_setspecific(spare_key, NULL);
@@ -103,14 +104,17 @@ static void thread_key_destroy(void *value)
 	bhc_arena_free(value);
 }
 
-/** thread_drop_spare() - give the thread's spare to the process's kept list (or back). */
+/**
+ * thread_drop_spare() - give the thread's spare, unless a bhc_with_arena() uses
+ * it now, to the process's kept list (or back).
+ */
 void thread_drop_spare(void)
 {
 	struct bhc_arena *arena = with_spare;
 
 	if (!arena)
 		return;
-	with_spare = NULL;
+	with_spare = with_spare_owned = NULL;
 	pthread_setspecific(spare_key, NULL);
 	retain_unreserve(arena_priv(arena)->region.size);
 	bhc_arena_free(arena);
@@ -230,28 +234,33 @@ static struct bhc_arena *spare_take(size_t size)
 }
 
 /*
- * bhc_with_arena()'s own @arena is done: keep it as the thread's spare if
- * that is the larger, else free it (to the process's kept list).
+ * bhc_with_arena()'s own @arena is done: it becomes the thread's spare again
+ * if it was, or instead of a smaller one not in use; else it is freed (to the
+ * process's kept list).
  */
 static void spare_put(struct bhc_arena *arena)
 {
 	struct arena_priv *ap = arena_priv(arena);
 
-	if (with_spare && arena_priv(with_spare)->region.size >= ap->region.size) {
-		bhc_arena_free(arena);
-		return;
-	}
-	thread_drop_spare();
-	if (!thread_key_live || !retain_reserve(ap->region.size)) {
-		bhc_arena_free(arena);
-		return;
+	if (arena != with_spare_owned) {
+		if (with_spare_owned &&
+		    (!with_spare || arena_priv(with_spare_owned)->region.size >= ap->region.size)) {
+			bhc_arena_free(arena);
+			return;
+		}
+		thread_drop_spare();
+		if (!thread_key_live || !retain_reserve(ap->region.size)) {
+			bhc_arena_free(arena);
+			return;
+		}
+		with_spare_owned = arena;
+		pthread_setspecific(spare_key, arena);
 	}
 	bhc_arena_reset(arena);
 	region_set_use(&ap->region, BHC_ARENA_REGION_KEPT);
 	ap->kept_ms = retain_now_ms();
 	with_spare = arena;
 	with_spare_epoch = retain_spare_epoch();
-	pthread_setspecific(spare_key, arena);
 }
 
 /** bhc_with_arena() - run @fn with an arena that has @size bytes free; see bhc_arena(3). */

@@ -5,7 +5,9 @@
  * (arena-asan-helper) and plainly, to run under Valgrind
  * (arena-valgrind-helper). The library is the ordinary one either way.
  *
- *   arena-*-helper ok|use-after-reset|use-after-scope|overflow
+ *   arena-*-helper ok|use-after-reset|use-after-scope|overflow|use-after-free
+ *
+ * use-after-free writes to an arena freed while its region is kept for reuse.
  *
  * Prints "checked-mode on|off" on stderr before any misuse, so that the test
  * can tell a launch failure from a misuse that went unnoticed.
@@ -85,6 +87,14 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "ok")) {
 		r = use_well(a);
 		bhc_arena_free(a);
+		if (r)
+			return r;
+		/* the region kept by the free serves the next arena, clean again */
+		r = bhc_arena_new_opts(1 << 20, &opts, &a);
+		if (r < 0)
+			return 2;
+		r = use_well(a);
+		bhc_arena_free(a);
 		return r;
 	}
 	if (!strcmp(mode, "use-after-reset")) {
@@ -102,6 +112,12 @@ int main(int argc, char **argv)
 		p = bhc_arena_alloc(a, 13, 8); /* 3 bytes of padding above it */
 		memset((char *)p, 0, 13);
 		p[13] = 1; /* must be reported */
+	} else if (!strcmp(mode, "use-after-free")) {
+		p = bhc_arena_alloc(a, 64, 8);
+		p[0] = 1;
+		bhc_arena_free(a);
+		p[0] = 2; /* must be reported: the region is kept, not unmapped */
+		return 0;
 	} else {
 		fprintf(stderr, "arena-checked-helper: unknown mode %s\n", mode);
 		return 2;

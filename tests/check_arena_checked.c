@@ -143,6 +143,12 @@ START_TEST(test_asan_overflow)
 }
 END_TEST
 
+START_TEST(test_asan_use_after_free)
+{
+	expect_asan_report("use-after-free", "ERROR: AddressSanitizer: use-after-poison");
+}
+END_TEST
+
 START_TEST(test_asan_clean)
 {
 	static struct run r;
@@ -203,6 +209,12 @@ START_TEST(test_valgrind_overflow)
 }
 END_TEST
 
+START_TEST(test_valgrind_use_after_free)
+{
+	expect_valgrind_report("use-after-free");
+}
+END_TEST
+
 START_TEST(test_valgrind_clean)
 {
 	static struct run r;
@@ -232,10 +244,12 @@ static Suite *checked_suite(void)
 		{ "asan_use_after_reset", test_asan_use_after_reset },
 		{ "asan_use_after_scope", test_asan_use_after_scope },
 		{ "asan_overflow", test_asan_overflow },
+		{ "asan_use_after_free", test_asan_use_after_free },
 		{ "asan_clean", test_asan_clean },
 		{ "valgrind_use_after_reset", test_valgrind_use_after_reset },
 		{ "valgrind_use_after_scope", test_valgrind_use_after_scope },
 		{ "valgrind_overflow", test_valgrind_overflow },
+		{ "valgrind_use_after_free", test_valgrind_use_after_free },
 		{ "valgrind_clean", test_valgrind_clean },
 	};
 
@@ -244,8 +258,8 @@ static Suite *checked_suite(void)
 
 int main(void)
 {
-	/* these tests check that a freed region goes back; reuse is check_retain's */
-	setenv("BHC_ARENA_RETAIN", "0", 1);
+	/* regions are kept for reuse (the default), which checked mode must see through */
+	unsetenv("BHC_ARENA_RETAIN");
 	setenv("BHC_ARENA_MODE", "local", 1);
 	setenv("BHC_ARENA_THREAD_SIZE", "1M", 1);
 	/* leave the shared hugetlb pool to the tests that reserve it (check_arena_backing) */

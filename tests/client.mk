@@ -50,6 +50,7 @@ tests_arena_valgrind_helper_LDADD = client/libbhc-arena.la
 arena_tsan_lib_srcs = \
 	$(srcdir)/client/arena.c \
 	$(srcdir)/client/checked.c \
+	$(srcdir)/client/retain.c \
 	$(srcdir)/client/conn.c \
 	$(srcdir)/client/source.c \
 	$(srcdir)/client/source-daemon.c \
@@ -118,3 +119,12 @@ tests/check_client_daemon_tsan: $(client_daemon_tsan_deps) config.h
 		printf '#!/bin/sh\necho "1..0 # SKIP %s cannot build with -fsanitize=thread (%s)"\n' \
 			'$(CC)' '$(abs_builddir)/$@.cc-out' > $@ && chmod +x $@; \
 	fi
+
+# Process-local reuse of regions, against a real daemon.
+check_PROGRAMS += tests/check_retain
+TESTS += tests/check_retain
+tests_check_retain_SOURCES = tests/check_retain.c tests/check_arena_util.h
+tests_check_retain_CFLAGS = $(arena_test_cflags) $(JSONC_CFLAGS)
+tests_check_retain_LDFLAGS = $(arena_test_ldflags)
+tests_check_retain_LDADD = client/libbhc-arena.la tests/libbhc-test-daemon.la \
+	tests/libbhc-test.la $(CHECK_LIBS) $(JSONC_LIBS)

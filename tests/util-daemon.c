@@ -57,10 +57,15 @@ static void remove_tree(const char *dir)
 		fprintf(stderr, "# could not remove %s\n", dir);
 }
 
+/* The process that started the daemons: only its exit stops them, not a fork child's. */
+static pid_t live_owner;
+
 static void at_exit_cleanup(void)
 {
 	size_t i;
 
+	if (getpid() != live_owner)
+		return;
 	for (i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
 		if (!live[i])
 			continue;
@@ -82,6 +87,7 @@ static void track(struct bhc_test_daemon *d, bool on)
 		atexit(at_exit_cleanup);
 		registered = true;
 	}
+	live_owner = getpid();
 	for (i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
 		if (on && !live[i]) {
 			live[i] = d;
