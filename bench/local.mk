@@ -107,3 +107,11 @@ PHONY_TARGETS += bench-plot
 bench-plot:
 	$(AM_V_at)srcdir='$(srcdir)' $(SHELL) $(srcdir)/bench/bench-plot.sh \
 		-o '$(abs_builddir)/bench-results'
+
+BENCH_RUN += bench/bench-reuse$(EXEEXT)
+EXTRA_PROGRAMS += bench/bench-reuse
+# Process-local reuse: new + alloc + free cycles with reuse on and off, and
+# bhc_with_arena() within and beyond the thread's arena.
+bench_bench_reuse_SOURCES = bench/bench-reuse.c
+bench_bench_reuse_LDFLAGS = -no-install
+bench_bench_reuse_LDADD = $(BENCH_DAEMON_LIBS)

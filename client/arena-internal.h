@@ -52,6 +52,7 @@ void arena_list_lock(void);
 void arena_list_unlock(void);
 void arena_forget_all_locked(void);
 void arena_start(struct arena_priv *ap);
+void arena_give_back(struct bhc_arena *arena);
 
 /* retain.c */
 size_t retain_limit(void);
@@ -63,12 +64,13 @@ bool retain_release_all(void);
 unsigned long retain_spare_epoch(void);
 bool retain_reserve(size_t bytes);
 void retain_unreserve(size_t bytes);
+void retain_connection_changed(uint64_t generation);
 void retain_forget_all_locked(void);
 
 /* thread.c */
 void thread_atfork_init(void);
 void thread_forget_arena(const struct bhc_arena *arena);
-void thread_drop_spare(void);
+void thread_drop_spare(bool give_back);
 void thread_expire_spare(uint64_t now_ms, uint64_t idle_ms);
 
 /* checked.c */

@@ -208,27 +208,37 @@ BHC_EXPORT int bhc_arena_new(size_t capacity, struct bhc_arena **arenap)
 	return bhc_arena_new_opts(capacity, NULL, arenap);
 }
 
-/**
- * bhc_arena_free() - end the arena. Its region is kept for this process's
- * next arena (retain.c) or given back; errno is left as it was. NULL is a no-op.
- */
-BHC_EXPORT void bhc_arena_free(struct bhc_arena *arena)
+/* End @arena; keep its region for reuse if @keep and the bounds allow, else give it back. */
+static void arena_end(struct bhc_arena *arena, bool keep)
 {
-	struct arena_priv *ap;
+	struct arena_priv *ap = arena_priv(arena);
 	int saved_errno = errno;
 
-	if (!arena)
-		return;
-	ap = arena_priv(arena);
 	thread_forget_arena(arena);
 	arena_list_del(ap);
-	if (!retain_keep(ap)) {
+	if (!keep || !retain_keep(ap)) {
 		checked_fini(ap);
 		source_release(&ap->region);
 		free(ap);
 	}
 	retain_tick();
 	errno = saved_errno;
+}
+
+/** arena_give_back() - end @arena and give its region back at once, never keeping it. */
+void arena_give_back(struct bhc_arena *arena)
+{
+	arena_end(arena, false);
+}
+
+/**
+ * bhc_arena_free() - end the arena. Its region is kept for this process's
+ * next arena (retain.c) or given back; errno is left as it was. NULL is a no-op.
+ */
+BHC_EXPORT void bhc_arena_free(struct bhc_arena *arena)
+{
+	if (arena)
+		arena_end(arena, true);
 }
 
 /** bhc_arena__fail() - set errno to @err and return NULL (for the inline functions). */

@@ -297,6 +297,19 @@ bool retain_release_all(void)
 	return any;
 }
 
+/**
+ * retain_connection_changed() - a grant came on connection @generation. If
+ * that is a new connection, the daemon leases of the old one ended: the
+ * threads drop their spares (a kept region is checked when it is taken).
+ */
+void retain_connection_changed(uint64_t generation)
+{
+	static uint64_t last;
+
+	if (__atomic_exchange_n(&last, generation, __ATOMIC_RELAXED) != generation)
+		__atomic_add_fetch(&spare_epoch, 1, __ATOMIC_RELAXED);
+}
+
 /** retain_spare_epoch() - see spare_epoch; a thread drops its spare when this changes. */
 unsigned long retain_spare_epoch(void)
 {

@@ -147,6 +147,7 @@ static int daemon_acquire(const struct region_request *req, struct region *regio
 	}
 
 	dr->generation = g.generation;
+	retain_connection_changed(g.generation);
 	*region = (struct region){
 		.addr = addr,
 		.size = (size_t)g.size,

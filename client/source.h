@@ -149,4 +149,18 @@ void region_write_info(const struct region *region);
  */
 void region_set_use(const struct region *region, uint32_t use);
 
+/**
+ * region_set_use_again() - region_set_use() for a thread's with_arena spare
+ * going between use and keeping: the kept time stays when it became the
+ * spare, so that no clock is read on bhc_with_arena()'s way.
+ */
+static inline void region_set_use_again(const struct region *region, uint32_t use)
+{
+	struct bhc_arena_region_state *st =
+		(void *)((char *)region->addr + BHC_ARENA_REGION_STATE_OFFSET);
+
+	st->n_reuses += use == BHC_ARENA_REGION_IN_USE;
+	st->use = use;
+}
+
 #endif /* BHC_CLIENT_SOURCE_H */

@@ -45,6 +45,9 @@ static THREAD_LOCAL struct with_frame *with_top;
 static THREAD_LOCAL struct bhc_arena *with_spare_owned; /* in use or not */
 static THREAD_LOCAL struct bhc_arena *with_spare; /* with_spare_owned while not in use */
 static THREAD_LOCAL unsigned long with_spare_epoch;
+/* for thread_expire_spare(): puts counted, and the count and time it last saw */
+static THREAD_LOCAL unsigned long with_spare_puts, with_spare_seen_puts;
+static THREAD_LOCAL uint64_t with_spare_seen_ms;
 
 /*
  * Bumped in a fork child. A bhc_with_arena() call that was in progress when
@@ -105,10 +108,11 @@ static void thread_key_destroy(void *value)
 }
 
 /**
- * thread_drop_spare() - give the thread's spare, unless a bhc_with_arena() uses
- * it now, to the process's kept list (or back).
+ * thread_drop_spare() - unless a bhc_with_arena() uses it now, give the
+ * thread's spare back (@give_back: the process must hold less) or to the
+ * process's kept list.
  */
-void thread_drop_spare(void)
+void thread_drop_spare(bool give_back)
 {
 	struct bhc_arena *arena = with_spare;
 
@@ -117,20 +121,33 @@ void thread_drop_spare(void)
 	with_spare = with_spare_owned = NULL;
 	pthread_setspecific(spare_key, NULL);
 	retain_unreserve(arena_priv(arena)->region.size);
-	bhc_arena_free(arena);
+	if (give_back)
+		arena_give_back(arena);
+	else
+		bhc_arena_free(arena);
 }
 
-/** thread_expire_spare() - drop the thread's spare if it sat unused for @idle_ms. */
+/**
+ * thread_expire_spare() - drop the thread's spare once it sat unused for
+ * @idle_ms, as seen by this thread's calls at @now_ms (retain_now_ms()): a
+ * put is counted, not timed, to keep the clock off bhc_with_arena().
+ */
 void thread_expire_spare(uint64_t now_ms, uint64_t idle_ms)
 {
-	if (with_spare && now_ms - arena_priv(with_spare)->kept_ms >= idle_ms)
-		thread_drop_spare();
+	if (!with_spare)
+		return;
+	if (with_spare_puts != with_spare_seen_puts || !with_spare_seen_ms) {
+		with_spare_seen_puts = with_spare_puts;
+		with_spare_seen_ms = now_ms;
+	} else if (now_ms - with_spare_seen_ms >= idle_ms) {
+		thread_drop_spare(true);
+	}
 }
 
 static void spare_key_destroy(void *value)
 {
 	(void)value;
-	thread_drop_spare();
+	thread_drop_spare(false);
 }
 
 static void thread_key_init(void)
@@ -155,7 +172,7 @@ __attribute__((destructor)) static void thread_lib_fini(void)
 	if (thread_arena && !with_top)
 		bhc_arena_free(thread_arena);
 	if (!with_top)
-		thread_drop_spare();
+		thread_drop_spare(true);
 	retain_release_all();
 	if (thread_key_live) {
 		thread_key_live = false;
@@ -216,16 +233,16 @@ static struct bhc_arena *spare_take(size_t size)
 	if (!arena)
 		return NULL;
 	ap = arena_priv(arena);
-	if (BHC__UNLIKELY(with_spare_epoch != retain_spare_epoch() ||
-			  !source_reusable(&ap->region))) {
+	/* the epoch changes too when a daemon lease may have ended (retain.c) */
+	if (BHC__UNLIKELY(with_spare_epoch != retain_spare_epoch())) {
 		with_spare_epoch = retain_spare_epoch();
-		thread_drop_spare();
+		thread_drop_spare(true);
 		return NULL;
 	}
 	if (ap->top - ap->base < size)
 		return NULL;
 	with_spare = NULL;
-	region_set_use(&ap->region, BHC_ARENA_REGION_IN_USE);
+	region_set_use_again(&ap->region, BHC_ARENA_REGION_IN_USE);
 	arena->live.cursor = ap->top;
 	arena->live.n_allocs = 0;
 	arena->live.n_resets = 0;
@@ -248,17 +265,20 @@ static void spare_put(struct bhc_arena *arena)
 			bhc_arena_free(arena);
 			return;
 		}
-		thread_drop_spare();
+		thread_drop_spare(false);
 		if (!thread_key_live || !retain_reserve(ap->region.size)) {
 			bhc_arena_free(arena);
 			return;
 		}
 		with_spare_owned = arena;
+		with_spare_seen_ms = 0;
 		pthread_setspecific(spare_key, arena);
+		region_set_use(&ap->region, BHC_ARENA_REGION_KEPT);
+	} else {
+		region_set_use_again(&ap->region, BHC_ARENA_REGION_KEPT);
 	}
 	bhc_arena_reset(arena);
-	region_set_use(&ap->region, BHC_ARENA_REGION_KEPT);
-	ap->kept_ms = retain_now_ms();
+	with_spare_puts++;
 	with_spare = arena;
 	with_spare_epoch = retain_spare_epoch();
 }

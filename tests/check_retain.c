@@ -447,6 +447,29 @@ START_TEST(test_with_arena_big)
 }
 END_TEST
 
+/* The thread's spare goes back once this thread's calls see it unused for the idle time. */
+START_TEST(test_with_arena_spare_idle)
+{
+	uint64_t ids[2] = { 0, 0 };
+	struct bhc_arena *a;
+
+	ck_assert_int_eq(setenv("BHC_ARENA_RETAIN_IDLE_MS", "100", 1), 0);
+	daemon_start(config_small);
+	ck_assert_ptr_nonnull(bhc_arena_thread());
+	ck_assert_int_eq(bhc_with_arena(32 * MIB, big_fn, ids), 0);
+	ck_assert(holds_region(getpid(), ids[0]));
+	/* the first call of the library after the use notes it, a later one drops it */
+	a = arena_new(CAP16);
+	bhc_arena_free(a);
+	sleep_ms(300);
+	a = arena_new(CAP16);
+	bhc_arena_free(a);
+	ck_assert(wait_n_regions(getpid(), 2, 5000));
+	ck_assert(!holds_region(getpid(), ids[0]));
+	bhc_test_daemon_stop_clean(&d);
+}
+END_TEST
+
 /* Kept regions end with the process, however it ends. */
 static void check_exit(int sig)
 {
@@ -502,6 +525,7 @@ static Suite *retain_suite(void)
 		{ "idle", test_idle },
 		{ "room_from_kept", test_room_from_kept },
 		{ "with_arena_big", test_with_arena_big },
+		{ "with_arena_spare_idle", test_with_arena_spare_idle },
 		{ "exit_releases", test_exit_releases },
 		{ "kill_releases", test_kill_releases },
 	};
