@@ -47,6 +47,7 @@
 #define TARGET_P50_US 50.0
 #define TARGET_P99_US 250.0
 #define TARGET_SPEEDUP 20.0
+#define TARGET_FLOOR_RATIO 1.2
 #define WAIT_WARM_MS 120000
 #define MAX_CLIENT_CASES 2
 #define MAX_CLIENTS 16
@@ -674,6 +675,7 @@ static int report(const struct acq_config *cfg, const struct acq_result *res,
 	for (i = 0; i < cfg->n_cases; i++) {
 		const struct bench_stats *dm = &res[i].st[PHASE_DAEMON];
 		const struct bench_stats *lo = &res[i].st[PHASE_LOCAL];
+		double floor_ns;
 		unsigned int n = res[i].n_clients;
 		const char *s = n == 1 ? "" : "s";
 
@@ -685,6 +687,14 @@ static int report(const struct acq_config *cfg, const struct acq_result *res,
 		snprintf(measured, sizeof(measured), "%.1f µs", dm->p99 / 1e3);
 		snprintf(target, sizeof(target), "< %.0f µs", TARGET_P99_US);
 		verdict(v, what, measured, target, dm->p99 / 1e3 < TARGET_P99_US);
+		/* the floor: what any lease pays, a round trip and the mapping */
+		floor_ns = res[i].st[PHASE_IPC].p50 + res[i].st[PHASE_MAP].p50;
+		snprintf(what, sizeof(what), "daemon p50 / floor (echo + map p50), %u client%s", n,
+			 s);
+		snprintf(measured, sizeof(measured), "%.2fx of %.1f µs", dm->p50 / floor_ns,
+			 floor_ns / 1e3);
+		snprintf(target, sizeof(target), "<= %.1fx", TARGET_FLOOR_RATIO);
+		verdict(v, what, measured, target, dm->p50 <= TARGET_FLOOR_RATIO * floor_ns);
 		snprintf(what, sizeof(what), "local mmap / daemon, p50, %u client%s", n, s);
 		snprintf(measured, sizeof(measured), "%.0fx", lo->p50 / dm->p50);
 		snprintf(target, sizeof(target), ">= %.0fx", TARGET_SPEEDUP);
@@ -710,6 +720,9 @@ int main(int argc, char **argv)
 	char thp[32], shmem_thp[32];
 	size_t i;
 	int r;
+
+	/* every region fresh from the daemon: reuse is what bench-reuse measures */
+	setenv("BHC_ARENA_RETAIN", "0", 1);
 
 	r = bench_parse_opts(argc, argv,
 			     "Region acquisition latency: bhc-arenad against a local hugetlb mmap.",

@@ -309,6 +309,9 @@ int main(int argc, char **argv)
 	char thp[32];
 	int k, r;
 
+	/* every region fresh from the daemon: reuse is what bench-reuse measures */
+	setenv("BHC_ARENA_RETAIN", "0", 1);
+
 	r = bench_parse_opts(argc, argv,
 			     "First full write of a 512 MiB region: bhc-arenad against fresh and "
 			     "resident memory.",

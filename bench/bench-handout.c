@@ -443,6 +443,9 @@ int main(int argc, char **argv)
 	long n_cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int k, r;
 
+	/* every region fresh from the daemon: reuse is what bench-reuse measures */
+	setenv("BHC_ARENA_RETAIN", "0", 1);
+
 	r = bench_parse_opts(argc, argv,
 			     "Sustained hand-out of 2 MiB regions: bhc-arenad against the kernel's "
 			     "hugetlb memfd fallocate rate.",
