@@ -47,10 +47,14 @@ static inline struct arena_priv *arena_priv(const struct bhc_arena *arena)
 	return (struct arena_priv *)(uintptr_t)arena->live.priv;
 }
 
-/* arena.c */
+/* fork.c */
+void fork_init(void);
 void arena_list_lock(void);
 void arena_list_unlock(void);
-void arena_forget_all_locked(void);
+void arena_list_add(struct arena_priv *ap);
+void arena_list_del(struct arena_priv *ap);
+
+/* arena.c */
 void arena_start(struct arena_priv *ap);
 void arena_give_back(struct bhc_arena *arena);
 
@@ -68,7 +72,7 @@ void retain_connection_changed(uint64_t generation);
 void retain_forget_all_locked(void);
 
 /* thread.c */
-void thread_atfork_init(void);
+void thread_atfork_child(void);
 void thread_forget_arena(const struct bhc_arena *arena);
 void thread_drop_spare(bool give_back);
 void thread_expire_spare(uint64_t now_ms, uint64_t idle_ms);

@@ -10,69 +10,10 @@
  * bhc-arenactl read the live part to see usage without asking the client.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "arena-internal.h"
-
-/* Every arena of the process, for the fork child handler; off the fast path. */
-static pthread_mutex_t all_arenas_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct arena_priv *all_arenas;
-
-void arena_list_lock(void)
-{
-	pthread_mutex_lock(&all_arenas_lock);
-}
-
-void arena_list_unlock(void)
-{
-	pthread_mutex_unlock(&all_arenas_lock);
-}
-
-static void arena_list_add(struct arena_priv *ap)
-{
-	arena_list_lock();
-	ap->prev = NULL;
-	ap->next = all_arenas;
-	if (all_arenas)
-		all_arenas->prev = ap;
-	all_arenas = ap;
-	arena_list_unlock();
-}
-
-static void arena_list_del(struct arena_priv *ap)
-{
-	arena_list_lock();
-	if (ap->prev)
-		ap->prev->next = ap->next;
-	else
-		all_arenas = ap->next;
-	if (ap->next)
-		ap->next->prev = ap->prev;
-	ap->prev = ap->next = NULL;
-	arena_list_unlock();
-}
-
-/**
- * arena_forget_all_locked() - in a fork child, with the list lock held: drop
- * the bookkeeping of every arena inherited from the parent. Their regions
- * are MADV_DONTFORK, so they are not mapped here: nothing is unmapped and no
- * region header is touched.
- */
-void arena_forget_all_locked(void)
-{
-	struct arena_priv *ap, *next;
-
-	for (ap = all_arenas; ap; ap = next) {
-		next = ap->next;
-		checked_fini(ap);
-		source_forget(&ap->region);
-		free(ap);
-	}
-	all_arenas = NULL;
-	retain_forget_all_locked();
-}
 
 static int opts_check(const struct bhc_arena_opts *opts)
 {
@@ -178,7 +119,7 @@ BHC_EXPORT int bhc_arena_new_opts(size_t capacity, const struct bhc_arena_opts *
 		return r;
 	if (capacity > SIZE_MAX - BHC_ARENA_REGION_HEADER_SIZE)
 		return -ENOMEM;
-	thread_atfork_init();
+	fork_init();
 	req = (struct region_request){
 		.size = capacity + BHC_ARENA_REGION_HEADER_SIZE,
 		.backing = opts->backing,

@@ -7,6 +7,7 @@ client_libbhc_arena_la_SOURCES = \
 	client/checked.c \
 	client/compat.h \
 	client/conn.c \
+	client/fork.c \
 	client/conn.h \
 	client/source.c \
 	client/source.h \

@@ -13,9 +13,6 @@
 #include "conn.h"
 #include "source.h"
 
-/* The daemon source (see THE DAEMON SEAM in source.h). */
-static const struct region_source *const daemon_source = &source_daemon;
-
 int source_resolve_mode(uint32_t mode, enum bhc_arena_mode *modep)
 {
 	const char *env;
@@ -71,13 +68,11 @@ int source_acquire(enum bhc_arena_mode mode, const struct region_request *req,
 	case BHC_ARENA_MODE_LOCAL:
 		return source_local.acquire(req, region);
 	case BHC_ARENA_MODE_DAEMON:
-		if (!daemon_source)
-			return -ECONNREFUSED;
-		return daemon_source->acquire(req, region);
+		return source_daemon.acquire(req, region);
 	case BHC_ARENA_MODE_AUTO:
 		/* no daemon a moment ago: do not pay a failed connect for every arena */
-		if (daemon_source && !conn_daemon_absent()) {
-			r = daemon_source->acquire(req, region);
+		if (!conn_daemon_absent()) {
+			r = source_daemon.acquire(req, region);
 			/* a backing the daemon cannot give may still be had locally */
 			if (!source_daemon_unreachable(r) && !(req->backing && r == -EOPNOTSUPP))
 				return r;
@@ -103,8 +98,8 @@ void source_atfork_child(void)
 {
 	if (source_local.atfork_child)
 		source_local.atfork_child();
-	if (daemon_source && daemon_source->atfork_child)
-		daemon_source->atfork_child();
+	if (source_daemon.atfork_child)
+		source_daemon.atfork_child();
 }
 
 bool source_reusable(const struct region *region)

@@ -14,24 +14,10 @@
  * Two sources exist:
  *
  *  - source_local (source-local.c): the process maps the memory itself,
- *    hugetlb, then THP, then small pages (DESIGN.md section 3).
+ *    hugetlb, then THP, then small pages.
  *
  *  - source_daemon (source-daemon.c, over the connection in conn.c): leases
  *    regions from bhc-arenad as sealed memfds.
- *
- * THE DAEMON SEAM. source.c reaches the daemon source only through the
- * pointer `daemon_source` defined at the top of source.c (&source_daemon;
- * a build without it would set NULL). With it NULL, BHC_ARENA_MODE_DAEMON
- * fails with -ECONNREFUSED and BHC_ARENA_MODE_AUTO uses the local source.
- * The daemon is plugged in thus:
- *
- *   1. define `const struct region_source source_daemon = { ... };` in
- *      client/source-daemon.c (declared below) and add the file (and conn.c)
- *      to client_libbhc_arena_la_SOURCES in client/local.mk;
- *   2. point `daemon_source` in source.c at &source_daemon.
- *
- * A plain pointer rather than a weak symbol: with the static library a weak
- * reference would not pull source-daemon.o out of the archive.
  *
  * In AUTO mode an error from the daemon source that means "no daemon here"
  * (see source_daemon_unreachable() in source.c) falls back to the local
@@ -40,12 +26,12 @@
  * remembered for a moment (conn_daemon_absent()), so that AUTO mode does not
  * try to connect for every arena of a process that has none.
  *
- * FORK. In a child of fork() every inherited arena is forgotten by the child
- * handler in thread.c: for each region it calls the region's source ->forget()
- * (free bookkeeping, close fds; never munmap, never talk to the daemon: the
- * mappings are MADV_DONTFORK and the connection is the parent's), then every
- * source's ->atfork_child() (the daemon source drops its inherited connection
- * there; the next acquire connects afresh).
+ * FORK. In a child of fork() every inherited region is forgotten (fork.c):
+ * its source's ->forget() frees bookkeeping and closes fds, never unmaps and
+ * never talks to the daemon (the mappings are MADV_DONTFORK and the
+ * connection is the parent's); then every source's ->atfork_child() runs
+ * (the daemon source drops its inherited connection there; the next acquire
+ * connects afresh).
  */
 #ifndef BHC_CLIENT_SOURCE_H
 #define BHC_CLIENT_SOURCE_H

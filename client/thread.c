@@ -18,7 +18,6 @@ struct with_frame {
 	struct with_frame *prev;
 };
 
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t thread_key; /* value: the thread's arena, freed by thread_key_destroy() */
 static pthread_key_t spare_key; /* value: the thread's spare, dropped by spare_key_destroy() */
@@ -57,40 +56,21 @@ static THREAD_LOCAL uint64_t with_spare_seen_ms;
  */
 static volatile unsigned long fork_generation;
 
-static void atfork_prepare(void)
+/**
+ * thread_atfork_child() - in a fork child: the calling thread (the only one
+ * there) forgets its arena, its bhc_with_arena() calls and its spare, all
+ * of which were on the lists just forgotten.
+ */
+void thread_atfork_child(void)
 {
-	arena_list_lock();
-}
-
-static void atfork_parent(void)
-{
-	arena_list_unlock();
-}
-
-static void atfork_child(void)
-{
-	arena_forget_all_locked();
-	arena_list_unlock();
 	thread_arena = NULL;
 	with_top = NULL;
-	with_spare = with_spare_owned = NULL; /* its arena was on the list just forgotten */
+	with_spare = with_spare_owned = NULL;
 	if (thread_key_live) {
 		pthread_setspecific(thread_key, NULL);
 		pthread_setspecific(spare_key, NULL);
 	}
 	fork_generation++;
-	source_atfork_child();
-}
-
-static void atfork_register(void)
-{
-	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-}
-
-/** thread_atfork_init() - install the fork handlers; called before any arena exists. */
-void thread_atfork_init(void)
-{
-	pthread_once(&atfork_once, atfork_register);
 }
 
 /** thread_forget_arena() - @arena is being freed: drop it if it is this thread's arena. */

@@ -52,6 +52,7 @@ arena_tsan_lib_srcs = \
 	$(srcdir)/client/checked.c \
 	$(srcdir)/client/retain.c \
 	$(srcdir)/client/conn.c \
+	$(srcdir)/client/fork.c \
 	$(srcdir)/client/source.c \
 	$(srcdir)/client/source-daemon.c \
 	$(srcdir)/client/source-local.c \
