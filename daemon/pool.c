@@ -893,7 +893,7 @@ void pool_format_status(const struct pool *pool, char *buf, size_t len)
 	struct pool_count warm = pool_state_total(pool, REGION_WARM);
 	struct pool_count leased = pool_state_total(pool, REGION_LEASED);
 	struct pool_count creating = pool_state_total(pool, REGION_CREATING);
-	char w[32], l[32], c[32], t[32];
+	char w[32], l[32], c[32], t[32], lim[32];
 
 	snprintf(buf, len,
 		 "warm %" PRIu64 " (%s), leased %" PRIu64 " (%s), reserving %" PRIu64
@@ -902,7 +902,7 @@ void pool_format_status(const struct pool *pool, char *buf, size_t len)
 		 region_format_size(leased.bytes, l, sizeof(l)), creating.n_regions,
 		 region_format_size(creating.bytes, c, sizeof(c)),
 		 region_format_size(pool->total_bytes, t, sizeof(t)),
-		 region_format_size(pool->total_limit, c, sizeof(c)));
+		 region_format_size(pool->total_limit, lim, sizeof(lim)));
 }
 
 void pool_log_state(const struct pool *pool)
