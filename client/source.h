@@ -14,7 +14,7 @@
  * Two sources exist:
  *
  *  - source_local (source-local.c): the process maps the memory itself,
- *    hugetlb, then THP, then small pages (DESIGN.md section 3).
+ *    hugetlb, then THP, then small pages.
  *
  *  - source_daemon (source-daemon.c, over the connection in conn.c): leases
  *    regions from bhc-arenad as sealed memfds.
