@@ -693,8 +693,9 @@ static int acquire_try(struct pool *pool, struct pool_acquire *acq, struct regio
 	 * punched by a worker busy making regions); that region needs nothing
 	 * they give back. Should it fail, class_failed() makes the request
 	 * wait for the drops after all. (Waiting for the drops first held a
-	 * stream of acquire + release cycles to the punch's round trip:
-	 * 2 MiB hand-outs 7.5k -> 9.9k/s, BENCHMARKS.md.)
+	 * stream of acquire + release cycles to the punch's round trip; the
+	 * measured gain is in BENCHMARKS.md, "Sustained hand-out of 2 MiB
+	 * regions".)
 	 */
 	if (refills && class->n_creating > class->n_waiters) {
 		list_add_tail(&acq->link, &class->waiters);

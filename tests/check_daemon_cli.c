@@ -239,7 +239,7 @@ START_TEST(test_check_config_errors)
 
 	ck_assert_int_ge(fd, 0);
 	close(fd);
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		write_file(path, bad[i].text);
 		ck_assert_int_eq(run(out, sizeof(out), args), 1);
 		snprintf(want, sizeof(want), "%s%s", path, bad[i].message);

@@ -61,7 +61,7 @@ static void at_exit_cleanup(void)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(live); i++) {
 		if (!live[i])
 			continue;
 		if (live[i]->pid > 0) {
@@ -82,7 +82,7 @@ static void track(struct bhc_test_daemon *d, bool on)
 		atexit(at_exit_cleanup);
 		registered = true;
 	}
-	for (i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(live); i++) {
 		if (on && !live[i]) {
 			live[i] = d;
 			return;
@@ -112,7 +112,7 @@ int bhc_test_daemon_setenv(struct bhc_test_daemon *d, const char *name, const ch
 {
 	int n;
 
-	if (d->n_env >= sizeof(d->env) / sizeof(d->env[0]))
+	if (d->n_env >= ARRAY_SIZE(d->env))
 		return -E2BIG;
 	n = snprintf(d->env[d->n_env], sizeof(d->env[0]), "%s=%s", name, value);
 	if (n < 0 || (size_t)n >= sizeof(d->env[0]))
