@@ -1525,6 +1525,107 @@ START_TEST(test_daemon_stops)
 }
 END_TEST
 
+/*
+ * Run `bhc-arenactl [--socket @opt] --json status` with $BHC_ARENA_SOCKET =
+ * @env and $XDG_RUNTIME_DIR = @xdg (NULL: unset), as uid 65534 if @nobody
+ * and we are root. Returns the pid of the daemon it reached, or -1.
+ */
+static long ctl_reaches(const char *opt, const char *env, const char *xdg, bool nobody)
+{
+	const char *ctl = getenv("BHC_ARENACTL");
+	struct json_object *j, *dm, *pid_v;
+	char out[65536];
+	size_t len = 0;
+	int pipefd[2], status;
+	long found = -1;
+	ssize_t n;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(ctl);
+	ck_assert_int_eq(pipe(pipefd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(pipefd[1], 1);
+		dup2(null, 2);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		if (env)
+			setenv("BHC_ARENA_SOCKET", env, 1);
+		else
+			unsetenv("BHC_ARENA_SOCKET");
+		if (xdg)
+			setenv("XDG_RUNTIME_DIR", xdg, 1);
+		else
+			unsetenv("XDG_RUNTIME_DIR");
+		if (nobody && geteuid() == 0 &&
+		    (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		     setresuid(65534, 65534, 65534) < 0))
+			_exit(126);
+		if (opt)
+			execl(ctl, ctl, "--socket", opt, "--json", "status", (char *)NULL);
+		else
+			execl(ctl, ctl, "--json", "status", (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while (len < sizeof(out) - 1 && (n = read(pipefd[0], out + len, sizeof(out) - 1 - len)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	close(pipefd[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(!WIFEXITED(status) || WEXITSTATUS(status) < 126, "could not run %s", ctl);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -1;
+	j = json_tokener_parse(out);
+	if (j && json_object_object_get_ex(j, "daemon", &dm) &&
+	    json_object_object_get_ex(dm, "pid", &pid_v))
+		found = (long)json_object_get_int64(pid_v);
+	json_object_put(j);
+	return found;
+}
+
+/* §1: the socket path, in the order `bhc-arenactl --help` and the document give. */
+START_TEST(test_socket_path)
+{
+	char xdg[BHC_TEST_PATH_MAX + 16], sub[BHC_TEST_PATH_MAX + 32], link[BHC_TEST_PATH_MAX + 64];
+	char empty[BHC_TEST_PATH_MAX + 16], missing[BHC_TEST_PATH_MAX + 16];
+
+	start(base_config);
+	/* a user's runtime directory whose bhc-arena/arenad.sock is this daemon */
+	snprintf(xdg, sizeof(xdg), "%s/xdg", d.dir);
+	snprintf(sub, sizeof(sub), "%s/bhc-arena", xdg);
+	snprintf(link, sizeof(link), "%s/arenad.sock", sub);
+	snprintf(empty, sizeof(empty), "%s/xdg-empty", d.dir);
+	snprintf(missing, sizeof(missing), "%s/no-such.sock", d.dir);
+	ck_assert_int_eq(mkdir(xdg, 0755), 0);
+	ck_assert_int_eq(mkdir(sub, 0755), 0);
+	ck_assert_int_eq(mkdir(empty, 0755), 0);
+	ck_assert_int_eq(symlink(d.socket, link), 0);
+	if (geteuid() == 0)
+		ck_assert_int_eq(chmod(d.dir, 0711), 0); /* uid 65534 may pass */
+
+	/* 1. the path given: --socket, else $BHC_ARENA_SOCKET */
+	ck_assert_int_eq(ctl_reaches(d.socket, NULL, NULL, false), d.pid);
+	ck_assert_int_eq(ctl_reaches(NULL, d.socket, NULL, false), d.pid);
+	ck_assert_int_eq(ctl_reaches(d.socket, missing, NULL, false), d.pid);
+	ck_assert_int_ne(ctl_reaches(missing, d.socket, NULL, false), d.pid);
+	/* 2. not root, $XDG_RUNTIME_DIR set: its bhc-arena/arenad.sock if it exists */
+	ck_assert_int_eq(ctl_reaches(NULL, NULL, xdg, true), d.pid);
+	/* ... after the path given */
+	ck_assert_int_ne(ctl_reaches(NULL, missing, xdg, true), d.pid);
+	/* 3. else the system daemon's socket (whatever runs there, not this daemon) */
+	ck_assert_int_ne(ctl_reaches(NULL, NULL, empty, true), d.pid);
+	ck_assert_int_ne(ctl_reaches(NULL, NULL, NULL, true), d.pid);
+	/* 2. is for processes whose effective uid is not 0 */
+	if (geteuid() == 0)
+		ck_assert_int_ne(ctl_reaches(NULL, NULL, xdg, false), d.pid);
+	stop();
+}
+END_TEST
+
 static Suite *conformance_suite(void)
 {
 	const struct bhc_test_case cases[] = {
@@ -1543,6 +1644,7 @@ static Suite *conformance_suite(void)
 		{ "dropped_client", test_dropped_client },
 		{ "close_ends_leases", test_close_ends_leases },
 		{ "daemon_stops", test_daemon_stops },
+		{ "socket_path", test_socket_path },
 	};
 
 	return bhc_test_suite("protocol_conformance", cases, ARRAY_SIZE(cases));
