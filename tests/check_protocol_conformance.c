@@ -1391,6 +1391,7 @@ START_TEST(test_max_connections)
 				     "warm = 2M:1\n"
 				     "[limits]\n"
 				     "max_connections = 1\n";
+	unsigned int i, n_reset = 0;
 	int a, b;
 
 	start(config);
@@ -1399,6 +1400,38 @@ START_TEST(test_max_connections)
 	expect_error(b, EUSERS, 0, 0);
 	expect_closed(b);
 	close(b);
+	/*
+	 * A client that sends its HELLO at once may find it refused (EPIPE) or
+	 * unread: then one recv reports ECONNRESET, the first after the daemon
+	 * has closed (§8 "What a dropped client reads"); the ERROR EUSERS comes
+	 * all the same, then the end.
+	 */
+	for (i = 0; i < 20; i++) {
+		unsigned char hb[SZ_HELLO] = { 0 };
+		unsigned int n_err = 0, n_conn = 0;
+		struct msg *m;
+		ssize_t n;
+
+		b = dial(d.socket);
+		hdr(hb, T_HELLO, SZ_HELLO, 1);
+		n = send(b, hb, sizeof(hb), MSG_NOSIGNAL);
+		ck_assert_msg(n == SZ_HELLO || errno == EPIPE || errno == ECONNRESET, "send: %m");
+		while ((m = recv_msg(b, 10000))->len != 0) {
+			if (m->len == -ECONNRESET) {
+				n_conn++;
+				continue;
+			}
+			ck_assert_int_eq(expect_msg(m, T_ERROR, 0), SZ_ERROR);
+			ck_assert_int_eq((int)get32(m->b, 16), EUSERS);
+			ck_assert_uint_eq(get16(m->b, 20), 0);
+			n_err++;
+		}
+		ck_assert_uint_eq(n_err, 1);
+		ck_assert_uint_le(n_conn, 1);
+		n_reset += n_conn;
+		close(b);
+	}
+	fprintf(stderr, "# %u of 20 early HELLOs saw ECONNRESET\n", n_reset);
 	still_open(a, 2);
 	close(a);
 	b = client("next", NULL); /* the place is free again */
