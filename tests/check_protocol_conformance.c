@@ -852,48 +852,48 @@ START_TEST(test_region_lifecycle)
 	/* §6: every rule that flags "clamped", each after an "ok" */
 	s = shown(g.id);
 	ck_assert_str_eq(s.header, "ok");
-	/* bad magic: still shown (used), flagged */
+	/* §6 bad magic: still shown (used), flagged */
 	hput(p, 0, R_MAGIC + 1);
 	s = shown(g.id);
 	ASSERT_SHOWN(s, "clamped", room, room, 2, 1);
 	hput(p, 0, R_MAGIC);
 	ck_assert_str_eq(shown(g.id).header, "ok");
-	/* version other than 2 */
+	/* §6 version other than 2 */
 	put32(p, 8, 1);
 	ck_assert_str_eq(shown(g.id).header, "clamped");
 	put32(p, 8, R_VERSION);
 	ck_assert_str_eq(shown(g.id).header, "ok");
-	/* top - base != room */
+	/* §6 top - base != room */
 	hput(p, 104, top - 4096);
 	hput(p, 64, top - 4096);
 	ck_assert_str_eq(shown(g.id).header, "clamped");
 	hput(p, 104, top);
 	ck_assert_str_eq(shown(g.id).header, "ok");
-	/* top < base */
+	/* §6 top < base */
 	hput(p, 104, base - 1);
 	ck_assert_str_eq(shown(g.id).header, "clamped");
 	hput(p, 104, top);
-	/* cursor < base: used clamped to room */
+	/* §6 cursor < base: used clamped to room */
 	hput(p, 64, base - 4096);
 	s = shown(g.id);
 	ck_assert_str_eq(s.header, "clamped");
 	ck_assert_uint_eq(s.used, room);
 	hput(p, 64, base);
 	ck_assert_str_eq(shown(g.id).header, "ok");
-	/* cursor > top: used 0 */
+	/* §6 cursor > top: used 0 */
 	hput(p, 96, 0);
 	hput(p, 64, top + 1);
 	s = shown(g.id);
 	ASSERT_SHOWN(s, "clamped", 0, 0, 2, 1);
 	hput(p, 64, top);
 	ck_assert_str_eq(shown(g.id).header, "ok");
-	/* high_water > room: clamped to room */
+	/* §6 high_water > room: clamped to room */
 	hput(p, 96, room + 1);
 	s = shown(g.id);
 	ASSERT_SHOWN(s, "clamped", 0, room, 2, 1);
 	hput(p, 96, room);
 	ck_assert_str_eq(shown(g.id).header, "ok");
-	/* counts above 2^53 - 1: capped and flagged; 2^53 - 1 itself is fine */
+	/* §6 counts above 2^53 - 1: capped and flagged; 2^53 - 1 itself is fine */
 	hput(p, 80, JSON_MAX);
 	hput(p, 88, JSON_MAX);
 	s = shown(g.id);
@@ -1010,28 +1010,28 @@ START_TEST(test_refusals_before_hello)
 	char c;
 
 	start(base_config);
-	/* 1. a descriptor attached (to a valid HELLO): EPERM; it is closed at once */
+	/* §4 step 1.1: a descriptor attached (to a valid HELLO): EPERM; it is closed at once */
 	ck_assert_int_eq(pipe(pipefd), 0);
 	hdr(b, T_HELLO, SZ_HELLO, 7);
 	refused_before_hello(b, SZ_HELLO, pipefd[1], EPERM, 7, T_HELLO);
 	close(pipefd[1]);
 	ck_assert_int_eq(read(pipefd[0], &c, 1), 0); /* §8: the daemon closed its copy */
 	close(pipefd[0]);
-	/* 2. empty, short: EBADMSG, seq 0 */
+	/* §4 step 1.2: empty, short: EBADMSG, seq 0 */
 	refused_before_hello(b, 0, -1, EBADMSG, 0, 0);
 	refused_before_hello(b, 8, -1, EBADMSG, 0, 0);
-	/* 3. bad magic: EPROTO, seq 0 */
+	/* §4 step 1.3: bad magic: EPROTO, seq 0 */
 	hdr(b, T_HELLO, SZ_HELLO, 7);
 	put32(b, 0, 0x12345678);
 	refused_before_hello(b, SZ_HELLO, -1, EPROTO, 0, 0);
-	/* 4. another version: EPROTONOSUPPORT, the text names version 1 */
+	/* §4 step 1.4: another version: EPROTONOSUPPORT, the text names version 1 */
 	hdr(b, T_HELLO, SZ_HELLO, 7);
 	put16(b, 4, 2);
 	refused_before_hello(b, SZ_HELLO, -1, EPROTONOSUPPORT, 7, T_HELLO);
-	/* 5. more than 4096 bytes: EMSGSIZE */
+	/* §4 step 1.5: more than 4096 bytes: EMSGSIZE */
 	hdr(b, T_ADMIN, P_MSG_MAX + 1, 7);
 	refused_before_hello(b, P_MSG_MAX + 1, -1, EMSGSIZE, 7, T_ADMIN);
-	/* 6. length, size, type: EBADMSG */
+	/* §4 step 1.6: length, size, type: EBADMSG */
 	hdr(b, T_HELLO, SZ_HELLO + 1, 7);
 	refused_before_hello(b, SZ_HELLO, -1, EBADMSG, 7, T_HELLO);
 	hdr(b, T_HELLO, SZ_HELLO - 8, 7);
@@ -1040,7 +1040,7 @@ START_TEST(test_refusals_before_hello)
 	refused_before_hello(b, P_HDR, -1, EBADMSG, 7, 42);
 	hdr(b, T_WELCOME, SZ_WELCOME, 7);
 	refused_before_hello(b, SZ_WELCOME, -1, EBADMSG, 7, T_WELCOME);
-	/* 7. bad fields: EINVAL */
+	/* §4 step 1.7: bad fields: EINVAL */
 	memset(b, 0, sizeof(b));
 	hdr(b, T_HELLO, SZ_HELLO, 7);
 	put32(b, 20, 0x2); /* unknown HELLO flag */
@@ -1056,7 +1056,7 @@ START_TEST(test_refusals_before_hello)
 	refused_before_hello(b, SZ_ACQUIRE, -1, EINVAL, 7, T_ACQUIRE);
 	hdr(b, T_ADMIN, P_HDR, 7); /* no body */
 	refused_before_hello(b, P_HDR, -1, EINVAL, 7, T_ADMIN);
-	/* 8. a well-formed request before HELLO: EPROTO */
+	/* §4 step 1.8: a well-formed request before HELLO: EPROTO */
 	hdr(b, T_ACQUIRE, SZ_ACQUIRE, 7);
 	put64(b, 16, 2 * MiB);
 	refused_before_hello(b, SZ_ACQUIRE, -1, EPROTO, 7, T_ACQUIRE);
@@ -1066,7 +1066,7 @@ START_TEST(test_refusals_before_hello)
 	hdr(b, T_ADMIN, P_HDR + 16, 9);
 	memcpy(b + P_HDR, "{\"cmd\":\"status\"}", 16);
 	refused_before_hello(b, P_HDR + 16, -1, EPROTO, 9, T_ADMIN);
-	/* and a good HELLO is still welcome */
+	/* §4 step 1: and a good HELLO is still welcome */
 	close(client("after", NULL));
 	stop();
 }
@@ -1085,7 +1085,7 @@ START_TEST(test_refusals_after_hello)
 
 	start(base_config);
 	fd = client("refused", &w);
-	/* EPERM: a descriptor on a message; the message is not handled */
+	/* §8 EPERM: a descriptor on a message; the message is not handled */
 	ck_assert_int_eq(pipe(pipefd), 0);
 	hdr(b, T_ACQUIRE, SZ_ACQUIRE, seq);
 	put64(b, 16, 2 * MiB);
@@ -1101,20 +1101,20 @@ START_TEST(test_refusals_after_hello)
 	ck_assert(json_object_object_get_ex(j, "regions", &arr));
 	ck_assert_uint_eq(json_object_array_length(arr), 0); /* no region was granted */
 	json_object_put(j);
-	/* EPERM with a datagram that has no valid header: seq 0 */
+	/* §8 EPERM with a datagram that has no valid header: seq 0 */
 	ck_assert_int_eq(pipe(pipefd), 0);
 	send_raw(fd, "x", 1, pipefd[1]);
 	close(pipefd[1]);
 	expect_error(fd, EPERM, 0, 0);
 	close(pipefd[0]);
 	still_open(fd, ++seq);
-	/* EBADMSG, seq 0: empty, shorter than the header */
+	/* §8 EBADMSG, seq 0: empty, shorter than the header */
 	send_raw(fd, b, 0, -1);
 	expect_error(fd, EBADMSG, 0, 0);
 	send_raw(fd, b, 15, -1);
 	expect_error(fd, EBADMSG, 0, 0);
 	still_open(fd, ++seq);
-	/* EBADMSG with the seq: length, size, type */
+	/* §8 EBADMSG with the seq: length, size, type */
 	memset(b, 0, sizeof(b));
 	hdr(b, T_RELEASE, SZ_RELEASE - 1, ++seq);
 	send_raw(fd, b, SZ_RELEASE, -1);
@@ -1141,7 +1141,7 @@ START_TEST(test_refusals_after_hello)
 	send_raw(fd, b, P_MSG_MAX + 1, -1);
 	expect_error(fd, EMSGSIZE, seq, T_ADMIN);
 	still_open(fd, ++seq);
-	/* EINVAL: ACQUIRE fields, ADMIN without a body */
+	/* §8 EINVAL: ACQUIRE fields, ADMIN without a body */
 	send_acquire(fd, ++seq, 0, 0, 0);
 	expect_error(fd, EINVAL, seq, T_ACQUIRE);
 	send_acquire(fd, ++seq, 2 * MiB, 0x8, 0);
@@ -1163,7 +1163,7 @@ START_TEST(test_refusals_after_hello)
 	ck_assert_uint_ne(g.backing, 1);
 	close(g.fd);
 	release(fd, ++seq, g.id);
-	/* EFBIG: above max_region_size after rounding; exactly it is fine */
+	/* §8 EFBIG: above max_region_size after rounding; exactly it is fine */
 	g = acquire(fd, ++seq, 64 * MiB - 1, 0);
 	ck_assert_uint_eq(g.size, 64 * MiB);
 	close(g.fd);
@@ -1173,7 +1173,7 @@ START_TEST(test_refusals_after_hello)
 	send_acquire(fd, ++seq, UINT64_MAX, 0, 0);
 	expect_error(fd, EFBIG, seq, T_ACQUIRE);
 	still_open(fd, ++seq);
-	/* EPROTONOSUPPORT: closes even after WELCOME */
+	/* §8 EPROTONOSUPPORT: closes even after WELCOME */
 	memset(b, 0, sizeof(b));
 	hdr(b, T_RELEASE, SZ_RELEASE, ++seq);
 	put16(b, 4, 0);
@@ -1182,7 +1182,7 @@ START_TEST(test_refusals_after_hello)
 		strstr(expect_error(fd, EPROTONOSUPPORT, seq, T_RELEASE), "version 1"));
 	expect_closed(fd);
 	close(fd);
-	/* EPROTO: bad magic closes even after WELCOME */
+	/* §8 EPROTO: bad magic closes even after WELCOME */
 	fd = client("magic", NULL);
 	hdr(b, T_RELEASE, SZ_RELEASE, 2);
 	put32(b, 0, 0x41434843);
@@ -1212,10 +1212,10 @@ START_TEST(test_admin)
 	ck_assert(json_object_object_get_ex(j, "viewer", NULL));
 	ck_assert_str_eq(jstr(j, "scope"), "all"); /* root: everything */
 	json_object_put(j);
-	/* an admin session holds no leases */
+	/* §11 an admin session holds no leases */
 	send_acquire(fd, 3, 2 * MiB, 0, 0);
 	expect_error(fd, EPERM, 3, T_ACQUIRE);
-	/* every command of the table is known */
+	/* §11 every command of the table is known */
 	j = admin(fd, 4, "{\"cmd\":\"clients\",\"uid\":0}", &status);
 	ck_assert_int_eq(status, 0);
 	json_object_put(j);
@@ -1225,7 +1225,7 @@ START_TEST(test_admin)
 	j = admin(fd, 6, "{\"cmd\":\"snapshot\"}", &status);
 	ck_assert_int_eq(status, 0);
 	json_object_put(j);
-	/* refusals are ADMIN_REPLY messages: EINVAL, EPROTONOSUPPORT */
+	/* §11 refusals are ADMIN_REPLY messages: EINVAL, EPROTONOSUPPORT */
 	j = admin(fd, 7, "{\"cmd\":\"nonsense\"}", &status);
 	ck_assert_int_eq(status, EINVAL);
 	ck_assert_int_eq(jint(j, "ok"), 0);
@@ -1330,27 +1330,27 @@ START_TEST(test_limits_order)
 	g2 = acquire(a, 3, 32 * MiB, 0); /* 98M of 99M */
 	close(g1.fd);
 	close(g2.fd);
-	/* 1 before 3: fields before the policy */
+	/* §10 1 before 3: fields before the policy */
 	send_acquire(a, 4, 0, ACQ_REQUIRE_HUGE, 0);
 	expect_error(a, EINVAL, 4, T_ACQUIRE);
-	/* 3 before 4: REQUIRE_HUGE on `off` before the size */
+	/* §10 3 before 4: REQUIRE_HUGE on `off` before the size */
 	send_acquire(a, 5, 65 * MiB, ACQ_REQUIRE_HUGE, 0);
 	expect_error(a, EPERM, 5, T_ACQUIRE);
-	/* 4 before 5: EFBIG before EDQUOT */
+	/* §10 4 before 5: EFBIG before EDQUOT */
 	send_acquire(a, 6, 65 * MiB, 0, 0);
 	expect_error(a, EFBIG, 6, T_ACQUIRE);
-	/* 5 before 8: EDQUOT (naming the key) although total would refuse too */
+	/* §10 5 before 8: EDQUOT (naming the key) although total would refuse too */
 	send_acquire(a, 7, 64 * MiB, 0, 0);
 	text = expect_error(a, EDQUOT, 7, T_ACQUIRE);
 	ck_assert_ptr_nonnull(strstr(text, "per_connection_regions"));
-	/* 8: ENOSPC for a size no warm region serves */
+	/* §10 8: ENOSPC for a size no warm region serves */
 	send_acquire(b, 2, 4 * MiB, 0, 0);
 	text = expect_error(b, ENOSPC, 2, T_ACQUIRE);
 	ck_assert_ptr_nonnull(strstr(text, "pool limit reached"));
-	/* 7: a warm region is granted although 98M + 2M > 99M: it counts already */
+	/* §10 7: a warm region is granted although 98M + 2M > 99M: it counts already */
 	g3 = acquire(b, 3, 2 * MiB, 0);
 	close(g3.fd);
-	/* none left warm, and no room to make one: ENOSPC */
+	/* §10 none left warm, and no room to make one: ENOSPC */
 	send_acquire(b, 4, 2 * MiB, 0, 0);
 	expect_error(b, ENOSPC, 4, T_ACQUIRE);
 	/* §7: a RELEASE ends the lease when read: the room is back */
@@ -1481,14 +1481,14 @@ START_TEST(test_dropped_client)
 		ck_assert_uint_lt(n_sent, 1000000);
 	}
 	ck_assert_int_eq(fcntl(fd, F_SETFL, fl), 0);
-	/* the daemon drops the connection: the client's socket reports an error or hang-up */
+	/* §8 the daemon drops the connection: the client's socket reports an error or hang-up */
 	pfd = (struct pollfd){ .fd = fd, .events = 0 };
 	ck_assert_int_eq(poll(&pfd, 1, timeout_ms(10000)), 1);
 	ck_assert(pfd.revents & (POLLERR | POLLHUP));
-	/* ECONNRESET first */
+	/* §8 ECONNRESET first */
 	m = recv_msg(fd, 1000);
 	ck_assert_int_eq(m->len, -ECONNRESET);
-	/* then the replies already here, in order: one ENOENT per RELEASE from seq 3 */
+	/* §8 then the replies already here, in order: one ENOENT per RELEASE from seq 3 */
 	next = seq;
 	for (;;) {
 		m = recv_msg(fd, 1000);
@@ -1640,19 +1640,19 @@ START_TEST(test_socket_path)
 	if (geteuid() == 0)
 		ck_assert_int_eq(chmod(d.dir, 0711), 0); /* uid 65534 may pass */
 
-	/* 1. the path given: --socket, else $BHC_ARENA_SOCKET */
+	/* §1 1. the path given: --socket, else $BHC_ARENA_SOCKET */
 	ck_assert_int_eq(ctl_reaches(d.socket, NULL, NULL, false), d.pid);
 	ck_assert_int_eq(ctl_reaches(NULL, d.socket, NULL, false), d.pid);
 	ck_assert_int_eq(ctl_reaches(d.socket, missing, NULL, false), d.pid);
 	ck_assert_int_ne(ctl_reaches(missing, d.socket, NULL, false), d.pid);
-	/* 2. not root, $XDG_RUNTIME_DIR set: its bhc-arena/arenad.sock if it exists */
+	/* §1 2. not root, $XDG_RUNTIME_DIR set: its bhc-arena/arenad.sock if it exists */
 	ck_assert_int_eq(ctl_reaches(NULL, NULL, xdg, true), d.pid);
-	/* ... after the path given */
+	/* §1 ... after the path given */
 	ck_assert_int_ne(ctl_reaches(NULL, missing, xdg, true), d.pid);
-	/* 3. else the system daemon's socket (whatever runs there, not this daemon) */
+	/* §1 3. else the system daemon's socket (whatever runs there, not this daemon) */
 	ck_assert_int_ne(ctl_reaches(NULL, NULL, empty, true), d.pid);
 	ck_assert_int_ne(ctl_reaches(NULL, NULL, NULL, true), d.pid);
-	/* 2. is for processes whose effective uid is not 0 */
+	/* §1 2. is for processes whose effective uid is not 0 */
 	if (geteuid() == 0)
 		ck_assert_int_ne(ctl_reaches(NULL, NULL, xdg, false), d.pid);
 	stop();
