@@ -35,6 +35,7 @@
 
 #include "tap.h"
 #include "util-daemon.h"
+#include "util-hugepages.h"
 
 #define MiB (UINT64_C(1) << 20)
 
@@ -1558,6 +1559,96 @@ START_TEST(test_daemon_stops)
 }
 END_TEST
 
+/* Whether a hugetlb region of @g is as §3 GRANT says, and usable as §6 says. */
+static void use_hugetlb(const struct grant *g)
+{
+	unsigned char *p;
+
+	ck_assert_uint_eq(g->backing, 1); /* §3: 1 hugetlb */
+	ck_assert_uint_eq(g->page_shift, 21);
+	p = mmap(NULL, g->size, PROT_READ | PROT_WRITE, MAP_SHARED, g->fd, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	close(g->fd);
+	ck_assert_uint_eq(get64(p, 0), 0); /* §5: zero, the header too */
+	write_header(p, g);
+	p[g->size - 1] = 1;
+	put64(p, 64, get64(p, 104) - 1);
+	ck_assert_str_eq(shown(g->id).header, "ok"); /* §6 */
+	ck_assert_uint_eq(shown(g->id).used, 1);
+	munmap(p, g->size);
+}
+
+/* §5 with hugepages: the policy table, require's ENOMEM and EOPNOTSUPP, prefer's fallback. */
+START_TEST(test_hugetlb)
+{
+	static const char config[] = "[pool]\n"
+				     "hugepages = prefer\n"
+				     "warm = 2M:1\n"
+				     "max_region_size = 1G\n"
+				     "[limits]\n"
+				     "total = 2G\n";
+	struct welcome w;
+	struct grant g;
+	const char *text;
+	char why[256];
+	long n_free;
+	int fd;
+
+	if (bhc_test_hugepages_reserve(2048, 4, why, sizeof(why)) < 0)
+		bhc_test_skip("%s", why);
+	start(config);
+	fd = client("huge", &w);
+	ck_assert_uint_eq(w.policy, 2); /* §3 WELCOME: 2 prefer */
+	/* §5 table: flags 0 on a prefer daemon: hugetlb while the pool has room */
+	g = acquire(fd, 2, 2 * MiB, 0);
+	use_hugetlb(&g);
+	release(fd, 3, g.id);
+	/* §5 table: REQUIRE_HUGE on a prefer daemon is require */
+	g = acquire(fd, 4, 2 * MiB, ACQ_REQUIRE_HUGE);
+	use_hugetlb(&g);
+	release(fd, 5, g.id);
+	/* §5 table: NO_HUGE is off: never hugetlb */
+	g = acquire(fd, 6, 2 * MiB, ACQ_NO_HUGE);
+	ck_assert_uint_ne(g.backing, 1);
+	close(g.fd);
+	release(fd, 7, g.id);
+	n_free = bhc_test_hugepages_free(2048);
+	if (n_free >= 0 && n_free < 32 &&
+	    bhc_test_read_long("/proc/sys/vm/nr_overcommit_hugepages") == 0) {
+		/* §5 require: a shortage is ENOMEM whose text names the knob */
+		send_acquire(fd, 8, 64 * MiB, ACQ_REQUIRE_HUGE, 0);
+		text = expect_error(fd, ENOMEM, 8, T_ACQUIRE);
+		ck_assert_ptr_nonnull(strstr(text, "vm.nr_hugepages"));
+		/* §5 prefer: the same shortage falls back to shmem, the size as rounded */
+		g = acquire(fd, 9, 64 * MiB - 5, ACQ_PREFER_HUGE);
+		ck_assert_uint_ne(g.backing, 1);
+		ck_assert_uint_eq(g.size, 64 * MiB);
+		close(g.fd);
+		release(fd, 10, g.id);
+	} else {
+		fprintf(stderr, "# %ld 2 MiB hugepages free (or overcommit): no shortage\n",
+			n_free);
+	}
+	/* §5 Page size: 1 GiB pages under require: EOPNOTSUPP without them, ENOMEM if none free */
+	if (access("/sys/kernel/mm/hugepages/hugepages-1048576kB", F_OK) != 0) {
+		send_acquire(fd, 11, 2 * MiB, ACQ_REQUIRE_HUGE, 30);
+		expect_error(fd, EOPNOTSUPP, 11, T_ACQUIRE);
+	} else if (bhc_test_hugepages_reserve(1048576, 0, why, sizeof(why)) == 0 &&
+		   bhc_test_hugepages_free(1048576) == 0 &&
+		   bhc_test_read_long("/sys/kernel/mm/hugepages/hugepages-1048576kB/"
+				      "nr_overcommit_hugepages") == 0) {
+		send_acquire(fd, 11, 2 * MiB, ACQ_REQUIRE_HUGE, 30);
+		text = expect_error(fd, ENOMEM, 11, T_ACQUIRE);
+		ck_assert_ptr_nonnull(strstr(text, "/sys/kernel/mm/hugepages/hugepages-1048576kB"));
+	} else {
+		fprintf(stderr, "# 1 GiB hugepages free here: no shortage to show\n");
+	}
+	still_open(fd, 12);
+	close(fd);
+	stop();
+}
+END_TEST
+
 /*
  * Run `bhc-arenactl [--socket @opt] --json status` with $BHC_ARENA_SOCKET =
  * @env and $XDG_RUNTIME_DIR = @xdg (NULL: unset), as uid 65534 if @nobody
@@ -1678,6 +1769,7 @@ static Suite *conformance_suite(void)
 		{ "close_ends_leases", test_close_ends_leases },
 		{ "daemon_stops", test_daemon_stops },
 		{ "socket_path", test_socket_path },
+		{ "hugetlb", test_hugetlb },
 	};
 
 	return bhc_test_suite("protocol_conformance", cases, ARRAY_SIZE(cases));
