@@ -1371,7 +1371,7 @@ START_TEST(test_handshake_timeout)
 				     "hugepages = off\n"
 				     "warm = 2M:1\n"
 				     "[limits]\n"
-				     "handshake_timeout = 300ms\n";
+				     "handshake_timeout = 1s\n";
 	int fd;
 
 	start(config);
@@ -1452,7 +1452,7 @@ START_TEST(test_dropped_client)
 				     "hugepages = off\n"
 				     "warm = 2M:1\n"
 				     "[limits]\n"
-				     "stall_timeout = 500ms\n";
+				     "stall_timeout = 1s\n";
 	struct pollfd pfd;
 	struct welcome w;
 	struct grant g;
