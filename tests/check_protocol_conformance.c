@@ -1559,6 +1559,31 @@ START_TEST(test_daemon_stops)
 }
 END_TEST
 
+/* §8 ESHUTDOWN: an ACQUIRE pending when the daemon stops is refused, then the end (§9). */
+START_TEST(test_stop_with_acquire_pending)
+{
+	static const char config[] = "[pool]\n"
+				     "hugepages = off\n"
+				     "warm = 2M:1\n"
+				     "max_region_size = 1G\n"
+				     "[limits]\n"
+				     "total = 2G\n";
+	int fd;
+
+	start(config);
+	fd = client("pending", NULL);
+	/* 1 GiB made on demand: zeroing it takes far longer than the 20 ms below */
+	send_acquire(fd, 2, 1024 * MiB, 0, 0);
+	usleep(20000);
+	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
+	expect_error(fd, ESHUTDOWN, 2, T_ACQUIRE);
+	expect_closed(fd);
+	close(fd);
+	ck_assert_int_eq(bhc_test_daemon_wait_exit(&d, 30000), 0);
+	bhc_test_daemon_cleanup(&d);
+}
+END_TEST
+
 /* Whether a hugetlb region of @g is as §3 GRANT says, and usable as §6 says. */
 static void use_hugetlb(const struct grant *g)
 {
@@ -1770,6 +1795,7 @@ static Suite *conformance_suite(void)
 		{ "daemon_stops", test_daemon_stops },
 		{ "socket_path", test_socket_path },
 		{ "hugetlb", test_hugetlb },
+		{ "stop_with_acquire_pending", test_stop_with_acquire_pending },
 	};
 
 	return bhc_test_suite("protocol_conformance", cases, ARRAY_SIZE(cases));
