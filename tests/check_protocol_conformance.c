@@ -950,6 +950,39 @@ START_TEST(test_release_other_connection)
 }
 END_TEST
 
+/* §3 GRANT: a GRANT whose descriptor could not be received is a lease all the same. */
+START_TEST(test_grant_without_fd)
+{
+	unsigned char b[SZ_GRANT + 8];
+	struct iovec iov = { .iov_base = b, .iov_len = sizeof(b) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 }; /* no room for the fd */
+	struct pollfd pfd;
+	struct json_object *row;
+	uint64_t id;
+	ssize_t n;
+	int fd;
+
+	start(base_config);
+	fd = client("no-room", NULL);
+	send_acquire(fd, 2, 2 * MiB, 0, 0);
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	ck_assert_int_eq(poll(&pfd, 1, timeout_ms(10000)), 1);
+	n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	ck_assert_int_eq(n, SZ_GRANT);
+	ck_assert(mh.msg_flags & MSG_CTRUNC);
+	ck_assert_uint_eq(get16(b, 6), T_GRANT);
+	ck_assert_uint_eq(get32(b, 12), 2);
+	id = get64(b, 16);
+	row = region_row(id); /* the lease exists */
+	ck_assert_ptr_nonnull(row);
+	json_object_put(row);
+	release(fd, 3, id); /* RELEASE the region_id */
+	ck_assert(region_gone(id, 0));
+	close(fd);
+	stop();
+}
+END_TEST
+
 /* §4 Ordering: pipelined requests, one reply each, matched by seq. */
 START_TEST(test_pipelining)
 {
@@ -1782,6 +1815,7 @@ static Suite *conformance_suite(void)
 		{ "handshake", test_handshake },
 		{ "region_lifecycle", test_region_lifecycle },
 		{ "release_other_connection", test_release_other_connection },
+		{ "grant_without_fd", test_grant_without_fd },
 		{ "pipelining", test_pipelining },
 		{ "refusals_before_hello", test_refusals_before_hello },
 		{ "refusals_after_hello", test_refusals_after_hello },
