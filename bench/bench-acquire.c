@@ -652,7 +652,7 @@ static int report(const struct acq_config *cfg, const struct acq_result *res,
 		 "acquire latency, warm 64 MiB region (connect excluded, mmap included); "
 		 "hugetlb: %s",
 		 hp->ok ? "reserved" : hp->why);
-	r = bench_table_new(title, cols, sizeof(cols) / sizeof(cols[0]), &t);
+	r = bench_table_new(title, cols, ARRAY_SIZE(cols), &t);
 	if (r < 0)
 		return r;
 	for (i = 0; i < cfg->n_cases; i++) {
@@ -669,7 +669,7 @@ static int report(const struct acq_config *cfg, const struct acq_result *res,
 
 	r = bench_table_new(opts->quick ? "targets (quick run: the verdicts mean nothing)" :
 					  "targets",
-			    vcols, sizeof(vcols) / sizeof(vcols[0]), &v);
+			    vcols, ARRAY_SIZE(vcols), &v);
 	if (r < 0)
 		return r;
 	for (i = 0; i < cfg->n_cases; i++) {

@@ -242,7 +242,7 @@ static const struct alloc_peer *const peers[] = {
 	&alloc_peer_jemalloc, &alloc_peer_mimalloc,   &alloc_peer_mimalloc_heap,
 	&alloc_peer_floor,
 };
-#define N_PEERS (sizeof(peers) / sizeof(peers[0]))
+#define N_PEERS ARRAY_SIZE(peers)
 
 /* --- measuring ---------------------------------------------------------------------- */
 
@@ -365,7 +365,7 @@ static int report_alloc(struct bench_case *cases, struct peer_slot *slots, unsig
 	int wl, r;
 
 	r = bench_table_new("ns per allocation (batch amortised; median and min of the rounds)",
-			    cols, sizeof(cols) / sizeof(cols[0]), &t);
+			    cols, ARRAY_SIZE(cols), &t);
 	if (r < 0)
 		return r;
 	res->glibc_pair_16 = res->apr_16 = NAN;
@@ -782,7 +782,7 @@ static int report_reset(const struct reset_results *res, const struct bench_opts
 
 	r = bench_table_new("ns per bhc_arena_reset() (robust mean +- standard error, net of an "
 			    "empty interval timed in the same state)",
-			    cols, sizeof(cols) / sizeof(cols[0]), &t);
+			    cols, ARRAY_SIZE(cols), &t);
 	if (r < 0)
 		return r;
 	snprintf(method, sizeof(method), "%zu arenas per timed interval", res->n_arenas);
@@ -870,7 +870,7 @@ static int report_verdicts(const struct alloc_results *a, const struct reset_res
 
 	r = bench_table_new(opts->quick ? "targets (quick run: the verdicts mean nothing)" :
 					  "targets",
-			    cols, sizeof(cols) / sizeof(cols[0]), &t);
+			    cols, ARRAY_SIZE(cols), &t);
 	if (r < 0)
 		return r;
 	verdict_ratio(t, "glibc malloc+free / arena, 16 B", a->glibc_pair_16, arena16,

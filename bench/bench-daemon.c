@@ -66,7 +66,7 @@ static void undo_daemon_files(void)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(undo.files) / sizeof(undo.files[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(undo.files); i++) {
 		if (undo.files[i][0])
 			unlink(undo.files[i]);
 		undo.files[i][0] = '\0';
@@ -124,7 +124,7 @@ int bench_cleanup_init(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_fatal_signal;
 	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(sigs); i++) {
 		if (sigaction(sigs[i], &sa, NULL) < 0)
 			return -errno;
 	}
@@ -419,7 +419,7 @@ static void exec_daemon(const struct bench_daemon *d, const char *const *sets)
 	argv[n++] = d->socket;
 	argv[n++] = "--log-level";
 	argv[n++] = "info";
-	for (; sets && *sets && n < sizeof(argv) / sizeof(argv[0]) - 3; sets++) {
+	for (; sets && *sets && n < ARRAY_SIZE(argv) - 3; sets++) {
 		argv[n++] = "--set";
 		argv[n++] = *sets;
 	}

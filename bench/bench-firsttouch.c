@@ -238,7 +238,7 @@ static int report(const struct ft_state *s, const struct ft_result *res, unsigne
 	snprintf(title, sizeof(title),
 		 "first full write of a %zu MiB region (one memset of %zu bytes); hugetlb: %s",
 		 region_size >> 20, (size_t)CAPACITY, hp->ok ? "reserved" : hp->why);
-	r = bench_table_new(title, cols, sizeof(cols) / sizeof(cols[0]), &t);
+	r = bench_table_new(title, cols, ARRAY_SIZE(cols), &t);
 	if (r < 0)
 		return r;
 	for (k = 0; k < FT_N_CASES; k++) {
@@ -261,7 +261,7 @@ static int report(const struct ft_state *s, const struct ft_result *res, unsigne
 
 	r = bench_table_new(opts->quick ? "targets (quick run: the verdicts mean nothing)" :
 					  "targets",
-			    vcols, sizeof(vcols) / sizeof(vcols[0]), &t);
+			    vcols, ARRAY_SIZE(vcols), &t);
 	if (r < 0)
 		return r;
 	ratio = res->st[FT_DAEMON].p50 / limit;

@@ -376,7 +376,7 @@ static int report(const struct ho_state *s, const struct bench_stats *st, unsign
 	snprintf(title, sizeof(title),
 		 "sustained hand-out of 2 MiB regions (warm pool drained first); hugetlb: %s",
 		 hp->ok ? "reserved" : hp->why);
-	r = bench_table_new(title, cols, sizeof(cols) / sizeof(cols[0]), &t);
+	r = bench_table_new(title, cols, ARRAY_SIZE(cols), &t);
 	if (r < 0)
 		return r;
 	for (k = 0; k < HO_N_CASES; k++) {
@@ -412,7 +412,7 @@ static int report(const struct ho_state *s, const struct bench_stats *st, unsign
 
 	r = bench_table_new(opts->quick ? "targets (quick run: the verdicts mean nothing)" :
 					  "targets",
-			    vcols, sizeof(vcols) / sizeof(vcols[0]), &t);
+			    vcols, ARRAY_SIZE(vcols), &t);
 	if (r < 0)
 		return r;
 	verdict(t, s, st, HO_DAEMON_1, HO_KERNEL_1, false);

@@ -323,7 +323,7 @@ void *mem_ws_alloc(struct mem_ws *ws, size_t bytes)
 
 	if (ws->arena)
 		return bhc_arena_alloc(ws->arena, bytes, ALLOC_ALIGN);
-	if (ws->n_blocks == sizeof(ws->blocks) / sizeof(ws->blocks[0])) {
+	if (ws->n_blocks == ARRAY_SIZE(ws->blocks)) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -664,7 +664,7 @@ static int print_full(const struct kernel_report *report, const struct mem_setup
 				    "quick run: the figures mean nothing, only the checks count" :
 				    "median of the rounds, their min and max; speed-up over glibc "
 				    "malloc taken round by round (higher is better)",
-			    cols, sizeof(cols) / sizeof(cols[0]), &t);
+			    cols, ARRAY_SIZE(cols), &t);
 	if (r < 0)
 		return r;
 	for (i = 0; i < report->n_entries; i++) {

@@ -583,7 +583,7 @@ static size_t matmul_check(const float *a, const float *b, const float *c, size_
 				n_wrong += !matmul_entry_ok(a, b, c, n, i, j, errp);
 		return n_wrong;
 	}
-	for (l = 0; l < sizeof(lines) / sizeof(lines[0]); l++)
+	for (l = 0; l < ARRAY_SIZE(lines); l++)
 		for (j = 0; j < n; j++) {
 			n_wrong += !matmul_entry_ok(a, b, c, n, lines[l], j, errp);
 			n_wrong += !matmul_entry_ok(a, b, c, n, j, lines[l], errp);
@@ -737,7 +737,7 @@ int main(int argc, char **argv)
 {
 	const struct kernel *kernels[] = { &kernel_gups, &kernel_chase, &kernel_stencil,
 					   &kernel_matmul };
-	size_t ws[sizeof(kernels) / sizeof(kernels[0])], i;
+	size_t ws[ARRAY_SIZE(kernels)], i;
 	struct kernel_rounds rounds;
 	struct kernel_report *report;
 	struct bench_machine m;
@@ -761,9 +761,9 @@ int main(int argc, char **argv)
 	       opts.quick ? " (quick)" : "");
 	bench_machine_get(&m);
 	bench_machine_print(&m, stdout);
-	for (i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(kernels); i++)
 		ws[i] = kernels[i]->ws_bytes;
-	r = mem_setup_init(&ms, &opts, ws, sizeof(ws) / sizeof(ws[0]));
+	r = mem_setup_init(&ms, &opts, ws, ARRAY_SIZE(ws));
 	if (r < 0) {
 		fprintf(stderr, "bench-kernels: set-up failed: %s\n", strerror(-r));
 		return EXIT_FAILURE;
@@ -771,7 +771,7 @@ int main(int argc, char **argv)
 	r = kernel_report_new(&report);
 	if (r < 0)
 		goto out_fini;
-	for (i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(kernels); i++) {
 		r = kernel_measure(&ms, kernels[i], &rounds, report);
 		if (r == -EDOM)
 			status = EXIT_FAILURE;

@@ -19,7 +19,7 @@ static int opts_check(const struct bhc_arena_opts *opts)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(opts->reserved) / sizeof(opts->reserved[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(opts->reserved); i++)
 		if (opts->reserved[i])
 			return -EINVAL;
 	if (opts->backing > BHC_ARENA_BACKING_SMALL)

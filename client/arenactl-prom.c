@@ -226,7 +226,7 @@ static void counters(FILE *f, struct json_object *c)
 
 		if (!metric_word(key) || !json_object_is_type(val, json_type_int))
 			continue;
-		for (i = 0; i < sizeof(counter_help) / sizeof(counter_help[0]); i++)
+		for (i = 0; i < ARRAY_SIZE(counter_help); i++)
 			if (!strcmp(counter_help[i].key, key))
 				help = counter_help[i].help;
 		snprintf(name, sizeof(name), "bhc_arena_%s_total", key);

@@ -45,7 +45,7 @@ const char *ctl_user_name(uint32_t uid, char *buf, size_t len)
 		ctl_sanitize(res->pw_name, buf, len);
 	else
 		snprintf(buf, len, "%" PRIu32, uid);
-	if (n_uid_cache < sizeof(uid_cache) / sizeof(uid_cache[0])) {
+	if (n_uid_cache < ARRAY_SIZE(uid_cache)) {
 		uid_cache[n_uid_cache].uid = uid;
 		snprintf(uid_cache[n_uid_cache].name, sizeof(uid_cache[0].name), "%s", buf);
 		n_uid_cache++;
@@ -268,7 +268,7 @@ static int backings_table(FILE *f, struct json_object *backings, const struct ct
 		line(f, v, "  (none)");
 		return 0;
 	}
-	r = ctl_table_new(backing_cols, sizeof(backing_cols) / sizeof(backing_cols[0]), &t);
+	r = ctl_table_new(backing_cols, ARRAY_SIZE(backing_cols), &t);
 	if (r < 0)
 		return r;
 	for (i = 0; i < n && r >= 0; i++) {
@@ -317,7 +317,7 @@ static int hugepages_table(FILE *f, const struct ctl_hugepage_pool *pools, int n
 		line(f, v, "  (this kernel has no hugetlb pools)");
 		return 0;
 	}
-	r = ctl_table_new(hp_cols, sizeof(hp_cols) / sizeof(hp_cols[0]), &t);
+	r = ctl_table_new(hp_cols, ARRAY_SIZE(hp_cols), &t);
 	if (r < 0)
 		return r;
 	for (i = 0; i < n && r >= 0; i++) {
@@ -363,7 +363,7 @@ static void counters_line(FILE *f, struct json_object *c, const struct ctl_view 
 	bool any = false;
 
 	o = (size_t)snprintf(buf, sizeof(buf), "since start");
-	for (i = 0; c && i < sizeof(shown) / sizeof(shown[0]) && o < sizeof(buf); i++) {
+	for (i = 0; c && i < ARRAY_SIZE(shown) && o < sizeof(buf); i++) {
 		if (!json_object_object_get_ex(c, shown[i].key, NULL))
 			continue;
 		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s %" PRIu64 " %s", any ? "," : "",
@@ -473,7 +473,7 @@ static int clients_table(FILE *f, struct json_object *reply, struct json_object 
 	bool bad = false;
 	int r;
 
-	r = ctl_table_new(client_cols, sizeof(client_cols) / sizeof(client_cols[0]), &t);
+	r = ctl_table_new(client_cols, ARRAY_SIZE(client_cols), &t);
 	if (r < 0)
 		return r;
 	for (i = 0; i < n && r >= 0; i++) {
@@ -582,7 +582,7 @@ static int regions_table(FILE *f, struct json_object *regions, const struct ctl_
 			 size_t max_rows)
 {
 	size_t i, n = regions ? json_object_array_length(regions) : 0;
-	struct ctl_column cols[sizeof(region_cols) / sizeof(region_cols[0])];
+	struct ctl_column cols[ARRAY_SIZE(region_cols)];
 	struct ctl_table *t;
 	bool bad = false, any_warm = false;
 	int r;
@@ -596,7 +596,7 @@ static int regions_table(FILE *f, struct json_object *regions, const struct ctl_
 	/* the state column is only worth its room when warm regions are listed */
 	if (!any_warm)
 		cols[R_STATE].flags |= CTL_COL_HIDDEN;
-	r = ctl_table_new(cols, sizeof(cols) / sizeof(cols[0]), &t);
+	r = ctl_table_new(cols, ARRAY_SIZE(cols), &t);
 	if (r < 0)
 		return r;
 	for (i = 0; i < n && r >= 0; i++) {

@@ -844,7 +844,7 @@ static int find_command(struct ctl *ctl, int argc, char **argv, unsigned int *al
 	const char *name = argv[optind];
 	size_t i;
 
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(commands); i++) {
 		if (strcmp(commands[i].name, name))
 			continue;
 		ctl->cmd = commands[i].cmd;

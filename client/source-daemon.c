@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The daemon region source: regions leased from bhc-arenad (DESIGN.md
- * section 3). A region arrives as a sealed, pre-faulted memfd; it is mapped
+ * The daemon region source: regions leased from bhc-arenad (the
+ * conversation is docs/PROTOCOL.md's). A region arrives as a sealed, pre-faulted memfd; it is mapped
  * shared and marked MADV_DONTFORK (page tables filled in for small pages,
  * see map_grant()), and its fd is closed at once (the mapping keeps the
  * memory alive). The region arrives zero from its first byte: this source

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The local region source: the process maps its regions itself (DESIGN.md
- * section 3). Best available first: hugetlb pages, then transparent huge
- * pages, then small pages. Every region is pre-faulted by an operation that
+ * The local region source: the process maps its regions itself. Best
+ * available first: hugetlb pages, then transparent huge pages, then small
+ * pages. Every region is pre-faulted by an operation that
  * reports failure as an error instead of a SIGBUS on first touch:
  * MADV_POPULATE_WRITE (Linux 5.14), else for anonymous memory a write to each
  * page (which cannot SIGBUS), else for hugetlb mlock(), whose population

@@ -442,7 +442,7 @@ static int parse_request(struct reply *rep, const char *json, size_t len, struct
 	if (!json_object_object_get_ex(obj, "cmd", &v) || !is_string(v))
 		return fail(rep, EINVAL, "request needs a string member 'cmd'");
 	req->cmd_name = json_object_get_string(v);
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(commands); i++) {
 		if (!strcmp(commands[i].name, req->cmd_name)) {
 			req->cmd = commands[i].cmd;
 			req->change = commands[i].change;
@@ -450,7 +450,7 @@ static int parse_request(struct reply *rep, const char *json, size_t len, struct
 			break;
 		}
 	}
-	if (i == sizeof(commands) / sizeof(commands[0]))
+	if (i == ARRAY_SIZE(commands))
 		return fail(
 			rep, EINVAL,
 			"unknown cmd '%.64s' (status, clients, regions, snapshot, pool-set, reload)",

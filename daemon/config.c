@@ -67,7 +67,7 @@ static const struct key_desc keys[] = {
 	KEY("limits", stall_timeout, KEY_DURATION, stall_timeout_ms, true, 1, 3600000),
 };
 
-#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+#define N_KEYS ARRAY_SIZE(keys)
 
 /* Room for any key's value as text: the longest, a CPU list of every other CPU, is ~2000. */
 #define VALUE_MAX 4096

@@ -70,7 +70,7 @@ int log_level_parse(const char *name, int *levelp)
 			return 0;
 		}
 	}
-	for (i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(aliases); i++) {
 		if (strcmp(name, aliases[i].name) == 0) {
 			*levelp = aliases[i].level;
 			return 0;

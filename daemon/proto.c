@@ -32,7 +32,7 @@ const char *proto_type_name(uint16_t type)
 		[BHC_ARENA_MSG_ADMIN_REPLY] = "ADMIN_REPLY",
 	};
 
-	if (type < sizeof(names) / sizeof(names[0]) && names[type])
+	if (type < ARRAY_SIZE(names) && names[type])
 		return names[type];
 	return "unknown";
 }

@@ -4,10 +4,11 @@
  *
  * Creation runs off the loop: memfd_create() and ftruncate() are cheap and
  * happen at once; fallocate() (mode 0, the whole file) reserves and zeroes
- * every page through the io_uring bridge; then the info header is written
- * at offset 0 (through a mapping: hugetlbfs has no write(2)) and the file is
- * sealed F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL. Hugetlb that the pool
- * cannot supply falls back to shmem under the "prefer" policy.
+ * every page through the io_uring bridge; then the file is sealed
+ * F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL. The daemon never maps a region
+ * and never writes to it: the client that is granted it writes the info
+ * header (region header version 2). Hugetlb that the pool cannot supply
+ * falls back to shmem under the "prefer" policy.
  *
  * A region is sent to one client at most, ever. To drop one, the pool
  * punches the whole file (so the pages go back even while a client keeps a
@@ -89,7 +90,7 @@ void region_free(struct region *region);
 
 /**
  * region_create() - start making @region; @created runs on the loop with 0
- * (backing, page_shift set, header written, sealed) or -errno (and
+ * (backing, page_shift set, sealed, still all zero) or -errno (and
  * region->error says why, for the client). Returns 0, or -errno with
  * region->error set if it failed at once (then @created is not called).
  */

@@ -36,8 +36,8 @@ START_TEST(test_align_enum)
 	struct bhc_arena *a = test_arena_new(1 << 20, 0);
 	size_t i, j;
 
-	for (i = 0; i < sizeof(aligns) / sizeof(aligns[0]); i++) {
-		for (j = 0; j < sizeof(sizes) / sizeof(sizes[0]); j++) {
+	for (i = 0; i < ARRAY_SIZE(aligns); i++) {
+		for (j = 0; j < ARRAY_SIZE(sizes); j++) {
 			uint64_t before = a->live.cursor;
 			char *p;
 
@@ -69,7 +69,7 @@ START_TEST(test_align_odd)
 	ck_assert_uint_eq(st.page_size, (size_t)sysconf(_SC_PAGESIZE));
 	cursor = a->live.cursor;
 	n_allocs = a->live.n_allocs;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		volatile size_t align = bad[i]; /* not a constant: alloc_align() would warn */
 
 		errno = 0;
@@ -608,7 +608,7 @@ static Suite *arena_suite(void)
 		{ "names", test_names },
 	};
 
-	return bhc_test_suite("arena", cases, sizeof(cases) / sizeof(cases[0]));
+	return bhc_test_suite("arena", cases, ARRAY_SIZE(cases));
 }
 
 int main(void)

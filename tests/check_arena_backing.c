@@ -159,7 +159,7 @@ static void seccomp_populate_fails(int err, size_t min_len)
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned int)err),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
-	struct sock_fprog prog = { .len = sizeof(filter) / sizeof(filter[0]), .filter = filter };
+	struct sock_fprog prog = { .len = ARRAY_SIZE(filter), .filter = filter };
 
 	if (!arch)
 		bhc_test_skip("no seccomp architecture constant for this machine in the test");
@@ -603,7 +603,7 @@ static Suite *backing_suite(void)
 		{ "populate_fails_hugetlb", test_populate_fails_hugetlb },
 	};
 
-	return bhc_test_suite("arena_backing", cases, sizeof(cases) / sizeof(cases[0]));
+	return bhc_test_suite("arena_backing", cases, ARRAY_SIZE(cases));
 }
 
 int main(void)

@@ -253,7 +253,7 @@ static Suite *checked_suite(void)
 		{ "valgrind_clean", test_valgrind_clean },
 	};
 
-	return bhc_test_suite("arena_checked", cases, sizeof(cases) / sizeof(cases[0]));
+	return bhc_test_suite("arena_checked", cases, ARRAY_SIZE(cases));
 }
 
 int main(void)

@@ -139,7 +139,7 @@ START_TEST(test_thread_size_env)
 	pid_t pid;
 
 	/* each in a process of its own: a thread's arena is created once */
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		pid = fork();
 		ck_assert_int_ge(pid, 0);
 		if (pid == 0) {
@@ -557,7 +557,7 @@ static Suite *threads_suite(void)
 		{ "fork_inside_with_arena", test_fork_inside_with_arena },
 	};
 
-	return bhc_test_suite("arena_threads", cases, sizeof(cases) / sizeof(cases[0]));
+	return bhc_test_suite("arena_threads", cases, ARRAY_SIZE(cases));
 }
 
 int main(void)

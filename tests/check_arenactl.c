@@ -1267,7 +1267,7 @@ START_TEST(test_width)
 	daemon_start(&d, "bhc-arena-test-none", NULL);
 	holder_start(&a, &d, NULL, "a-rather-long-job-identifier-that-needs-room", "2", "4096",
 		     NULL);
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
 		ctl(&r, &d, NULL, "60", cmds[i][0], cmds[i][1], NULL);
 		ck_assert_msg(r.status == 0, "%s: %d %s", cmds[i][0], r.status, r.err);
 		if (strcmp(cmds[i][0], "help"))
@@ -1417,7 +1417,7 @@ START_TEST(test_bad_requests)
 	int st;
 
 	daemon_start(&d, "bhc-arena-test-none", NULL);
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		text[0] = '\0';
 		st = raw_admin(d.sock, cases[i].body, strlen(cases[i].body), &reply, text,
 			       sizeof(text));

@@ -375,7 +375,7 @@ START_TEST(test_views_width)
 	c.reply = json_tokener_parse(snapshot_json);
 	ck_assert_ptr_nonnull(c.reply);
 	for (which = 0; which < 4; which++) {
-		for (w = 0; w < sizeof(widths) / sizeof(widths[0]); w++) {
+		for (w = 0; w < ARRAY_SIZE(widths); w++) {
 			char *out;
 			int r;
 
@@ -413,7 +413,7 @@ START_TEST(test_views_garbage)
 	size_t i;
 	int which;
 
-	for (i = 0; i < sizeof(replies) / sizeof(replies[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(replies); i++) {
 		struct view_ctx c = { .v = { .bars = true, .width = 80 } };
 
 		c.reply = json_tokener_parse(replies[i]);

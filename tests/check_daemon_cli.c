@@ -239,7 +239,7 @@ START_TEST(test_check_config_errors)
 
 	ck_assert_int_ge(fd, 0);
 	close(fd);
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		write_file(path, bad[i].text);
 		ck_assert_int_eq(run(out, sizeof(out), args), 1);
 		snprintf(want, sizeof(want), "%s%s", path, bad[i].message);
@@ -562,6 +562,10 @@ START_TEST(test_sd_notify)
 	/* READY=1 comes once the initial reservation is done, with a status line. */
 	ck_assert_int_eq(bhc_test_daemon_log_count(&d, "ready:"), 1);
 	ck_assert_ptr_nonnull(strstr(msg, "STATUS=warm 1 (2 MiB)"));
+	/* every size in its own words: what is held, then of the [limits] total */
+	ck_assert_msg(strstr(msg, "STATUS=warm 1 (2 MiB), leased 0 (0 B), reserving 0 (0 B); "
+				  "2 MiB of 256 MiB held; 0 clients"),
+		      "status line: %s", msg);
 	ck_assert(notified(nfd, "WATCHDOG=1", 2000, NULL, 0));
 	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
 	ck_assert(notified(nfd, "STOPPING=1", 5000, NULL, 0));

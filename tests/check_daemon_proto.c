@@ -117,7 +117,7 @@ START_TEST(test_acquire)
 	ck_assert_uint_eq(msg.acquire.size, 5000);
 	ck_assert_uint_eq(msg.acquire.flags, BHC_ARENA_ACQ_NO_HUGE);
 	ck_assert_uint_eq(msg.acquire.page_shift, 30);
-	for (i = 0; i < sizeof(good_flags) / sizeof(good_flags[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(good_flags); i++) {
 		m = make_acquire(1, good_flags[i], 21);
 		ck_assert_int_eq(decode(&m, sizeof(m), &msg, &err), 0);
 	}
@@ -143,7 +143,7 @@ START_TEST(test_acquire_refused)
 	struct proto_msg msg;
 	size_t i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		m = make_acquire(bad[i].size, bad[i].flags, bad[i].shift);
 		ck_assert_int_eq(decode(&m, sizeof(m), &msg, &err), -EBADMSG);
 		ck_assert_int_eq(err.error, EINVAL);
@@ -342,11 +342,11 @@ START_TEST(test_config_sizes)
 	uint64_t v;
 	size_t i;
 
-	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
 		ck_assert_msg(config_parse_size(good[i].s, &v) == 0, "%s", good[i].s);
 		ck_assert_uint_eq(v, good[i].v);
 	}
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
 		ck_assert_msg(config_parse_size(bad[i], &v) < 0, "'%s' accepted", bad[i]);
 	ck_assert_str_eq(config_format_size(16ull << 20, buf, sizeof(buf)), "16M");
 	ck_assert_str_eq(config_format_size(3ull << 30, buf, sizeof(buf)), "3G");

@@ -479,7 +479,7 @@ START_TEST(test_fresh_regions_are_zero)
 	start(off_config, NULL);
 	a = client("filler", NULL);
 	b = client("reader", NULL);
-	for (k = 0; k < sizeof(round_sizes) / sizeof(round_sizes[0]); k++) {
+	for (k = 0; k < ARRAY_SIZE(round_sizes); k++) {
 		/* The filler scribbles over all of it, header included. */
 		ck_assert_int_eq(bhc_test_acquire(a, round_sizes[k], 0, 0, &g, &rfd, NULL), 0);
 		ck_assert_uint_ne(g.region_id, prev.region_id);

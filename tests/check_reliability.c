@@ -457,7 +457,7 @@ static size_t mutated(uint64_t *s, unsigned char *buf, size_t cap)
 		len = sizeof(rel);
 		break;
 	default:
-		json = json_samples[rnd(s) % (sizeof(json_samples) / sizeof(json_samples[0]))];
+		json = json_samples[rnd(s) % ARRAY_SIZE(json_samples)];
 		len = sizeof(struct bhc_arena_msg_hdr) + strlen(json);
 		{
 			struct bhc_arena_msg_hdr mh;

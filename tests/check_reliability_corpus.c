@@ -107,7 +107,7 @@ START_TEST(test_admin_group_must_be_a_name)
 	struct config *cfg;
 	size_t i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		ck_assert_int_eq(config_new(&cfg), 0);
 		ck_assert_int_eq(
 			config_set(cfg, "daemon", "socket", "/run/x.sock", err, sizeof(err)), 0);
@@ -118,7 +118,7 @@ START_TEST(test_admin_group_must_be_a_name)
 			      err);
 		config_free(cfg);
 	}
-	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
 		ck_assert_int_eq(config_new(&cfg), 0);
 		ck_assert_int_eq(
 			config_set(cfg, "daemon", "socket", "/run/x.sock", err, sizeof(err)), 0);

@@ -37,3 +37,11 @@ tests_check_daemon_regions_LDADD = $(DAEMON_TEST_LIBS)
 tests_check_daemon_cli_SOURCES = tests/check_daemon_cli.c
 tests_check_daemon_cli_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_daemon_cli_LDADD = $(DAEMON_TEST_LIBS)
+
+# A client written from docs/PROTOCOL.md alone (raw sockets, its own framing)
+# against the real daemon: every statement of the document it can observe.
+check_PROGRAMS += tests/check_protocol_conformance
+TESTS += tests/check_protocol_conformance
+tests_check_protocol_conformance_SOURCES = tests/check_protocol_conformance.c
+tests_check_protocol_conformance_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS)
+tests_check_protocol_conformance_LDADD = $(DAEMON_TEST_LIBS) $(JSONC_LIBS)

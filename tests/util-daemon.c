@@ -66,7 +66,7 @@ static void at_exit_cleanup(void)
 
 	if (getpid() != live_owner)
 		return;
-	for (i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(live); i++) {
 		if (!live[i])
 			continue;
 		if (live[i]->pid > 0) {
@@ -88,7 +88,7 @@ static void track(struct bhc_test_daemon *d, bool on)
 		registered = true;
 	}
 	live_owner = getpid();
-	for (i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(live); i++) {
 		if (on && !live[i]) {
 			live[i] = d;
 			return;
@@ -118,7 +118,7 @@ int bhc_test_daemon_setenv(struct bhc_test_daemon *d, const char *name, const ch
 {
 	int n;
 
-	if (d->n_env >= sizeof(d->env) / sizeof(d->env[0]))
+	if (d->n_env >= ARRAY_SIZE(d->env))
 		return -E2BIG;
 	n = snprintf(d->env[d->n_env], sizeof(d->env[0]), "%s=%s", name, value);
 	if (n < 0 || (size_t)n >= sizeof(d->env[0]))

@@ -57,7 +57,7 @@ struct bhc_arena_msg_hdr {
 	uint16_t version; /* BHC_ARENA_PROTO_VERSION */
 	uint16_t type; /* enum bhc_arena_msg_type */
 	uint32_t length; /* bytes of the whole message, header included */
-	uint32_t seq; /* chosen by the client, echoed in the reply */
+	uint32_t seq; /* chosen by the client from 1 up, echoed in the reply; 0: answers no request */
 };
 
 /* hello.flags */
@@ -202,9 +202,9 @@ struct bhc_arena_region_info {
 /* Addresses are the client's virtual addresses of its own mapping. */
 struct bhc_arena_region_live {
 	uint64_t cursor; /* lowest allocated byte; top - cursor = bytes used */
-	uint64_t floor; /* fast-path limit (UINT64_MAX while checked mode is on) */
-	uint64_t n_allocs; /* allocations since creation */
-	uint64_t n_resets; /* resets since creation */
+	uint64_t floor; /* libbhc-arena: fast-path limit; the daemon ignores it */
+	uint64_t n_allocs; /* allocations since the client set the live section up */
+	uint64_t n_resets; /* resets since then */
 	uint64_t high_water; /* most bytes ever used at a reset or scope exit */
 	uint64_t top; /* address of the region's end */
 	uint64_t base; /* address of the first data byte (region + header_size) */

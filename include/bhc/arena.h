@@ -71,9 +71,10 @@ struct bhc_arena_opts {
 };
 
 /*
- * The arena handle. It lives inside the region header (the "live" part of
- * struct bhc_arena_region_header), so the daemon and bhc-arenactl see usage
- * as it happens. Treat the fields as private: use the functions below.
+ * The arena handle. It lives inside the region header (struct
+ * bhc_arena_region_live, at BHC_ARENA_REGION_LIVE_OFFSET in
+ * bhc/arena-protocol.h), so the daemon and bhc-arenactl see usage as it
+ * happens. Treat the fields as private: use the functions below.
  */
 struct bhc_arena {
 	struct bhc_arena_region_live live;
