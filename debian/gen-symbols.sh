@@ -3,7 +3,7 @@
 # Print debian/libbhc-arena0.symbols from the version script: every symbol of
 # version node BHC_ARENA_X.Y first appeared in release X.Y.0, so that is its
 # minimum version (X.Y~ also accepts X.Y's pre-releases).
-#   scripts/gen-deb-symbols.sh [client/libbhc-arena.sym] > debian/libbhc-arena0.symbols
+#   debian/gen-symbols.sh [client/libbhc-arena.sym] > debian/libbhc-arena0.symbols
 # debian/rules checks that the committed file equals this output; raise the
 # soname in the first line together with LIBBHC_ARENA_LT_VERSION (docs/ABI.md).
 set -eu
