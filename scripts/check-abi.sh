@@ -28,6 +28,9 @@ builddir=$(realpath -m "${1:-$top/build}")
 lib=$builddir/client/.libs/libbhc-arena.so
 baseline=$top/abi/libbhc-arena.abi
 
+if [ "${CI:-}" = true ] && [ "$(id -u)" -eq 0 ]; then
+	apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends abigail-tools >/dev/null
+fi
 for t in abidw abidiff; do
 	command -v $t >/dev/null || { echo "1..0 # SKIP $t not installed (apt-get install abigail-tools)"; exit 0; }
 done

@@ -17,7 +17,10 @@ mon=$top/contrib/monitoring
 metrics=
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--metrics) metrics=$(realpath "$2"); shift 2 ;;
+	--metrics)
+		if [ -s "$2" ]; then metrics=$(realpath "$2"); else
+			echo "# no $2: reading a live daemon instead"; fi
+		shift 2 ;;
 	-h|--help) sed -n '2,13p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
