@@ -90,8 +90,10 @@ build() {
 debs() { ls "$1"/*.deb | grep -v -- '-dbgsym_'; }
 
 mkdir -p "$work/cur/src"
-(cd "$top" && git ls-files -z -co --exclude-standard | tar --null -T - -cf -) |
-	tar -xf - -C "$work/cur/src"
+# the files git knows (a file deleted in the work tree stays out), nothing built
+(cd "$top" && git ls-files -z -co --exclude-standard |
+	while IFS= read -r -d '' f; do [ ! -e "$f" ] && [ ! -L "$f" ] || printf '%s\0' "$f"; done |
+	tar --null -T - -cf -) | tar -xf - -C "$work/cur/src"
 cur_ver=$(dpkg-parsechangelog -l "$work/cur/src/debian/changelog" -S Version)
 ac_ver=$(sed -n 's/^AC_INIT(\[bhc-arena\], \[\([^]]*\)\].*/\1/p' "$top/configure.ac")
 check "debian/changelog's version $cur_ver is configure.ac's $ac_ver" \
@@ -153,6 +155,7 @@ snapshot() {
 	} | LC_ALL=C sort
 }
 snapshot >"$work/before"
+echo "# PID 1 is $(ps -o comm= -p 1)$([ -d /run/systemd/system ] && echo ' (systemd runs)' || echo ': no systemd; the maintainer scripts must cope')"
 
 installed=yes
 if [ -n "$prev" ]; then
