@@ -145,6 +145,11 @@ fi
 echo "$out" | grep -v 'running with root privileges' | comment || true
 
 # --- 3. install, upgrade ---------------------------------------------------------
+# The packages change the host (users, /run/bhc-arena, /usr/lib): hold the
+# test lock from install to purge so no other test runs meanwhile.
+phase "install, upgrade (waiting for /tmp/bhc-test.lock)"
+exec 9>/tmp/bhc-test.lock
+flock 9
 phase "install, upgrade"
 # Files that no package owns, from the trees packages write to (before/after).
 snapshot() {
@@ -187,6 +192,9 @@ check "/etc/bhc-arena/arenad.conf is a conffile" \
 	grep -qx /etc/bhc-arena/arenad.conf /var/lib/dpkg/info/bhc-arenad.conffiles
 check "bhc-arenad --check-config accepts the installed configuration" \
 	/usr/sbin/bhc-arenad --check-config --config /etc/bhc-arena/arenad.conf
+check "systemd-analyze verify: the installed units, no warning" bash -c \
+	'out=$(systemd-analyze verify /lib/systemd/system/bhc-arenad.socket \
+		/lib/systemd/system/bhc-arenad.service 2>&1) && [ -z "$out" ] || { echo "$out"; exit 1; }'
 check "bash completion for bhc-arenactl loads" bash -c \
 	'. /usr/share/bash-completion/completions/bhc-arenactl && complete -p bhc-arenactl'
 if out=$(gcc -O2 -Wall -o "$work/client" "$top/tests/deb-client.c" \
@@ -198,9 +206,6 @@ else
 fi
 
 # --- 4. run ------------------------------------------------------------------------
-phase "run (waiting for /tmp/bhc-test.lock)"
-exec 9>/tmp/bhc-test.lock
-flock 9
 phase "run"
 mkdir "$work/run" && chown bhc-arena:bhc-arena "$work/run"
 sock=$work/run/arenad.sock
@@ -266,7 +271,6 @@ kill -TERM "$daemon_pid" 2>/dev/null || true
 if wait "$daemon_pid"; then ok "bhc-arenad stops on SIGTERM with status 0"; else
 	not_ok "bhc-arenad exit status $?"; tail -n 20 "$work/daemon.log" | comment; fi
 daemon_pid=
-flock -u 9
 
 # --- 5. remove, purge --------------------------------------------------------------
 phase "remove, purge"
@@ -294,6 +298,7 @@ if [ -z "$unowned" ]; then
 else
 	not_ok "purge left files behind"; echo "$unowned" | comment
 fi
+flock -u 9
 phase done
 echo "# kept on purge, as Debian does: the system users and groups (files may still be theirs)"
 echo "1..$n"
