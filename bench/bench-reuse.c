@@ -257,12 +257,12 @@ int main(int argc, char **argv)
 	bench_daemon_stop(&d);
 
 	if (bench_table_new("new + alloc + free, back to back (one process per row)", ccols,
-			    sizeof(ccols) / sizeof(ccols[0]), &t) < 0 ||
+			    ARRAY_SIZE(ccols), &t) < 0 ||
 	    bench_table_new("bhc_with_arena() in a loop (median of rounds)", wcols,
-			    sizeof(wcols) / sizeof(wcols[0]), &w) < 0 ||
+			    ARRAY_SIZE(wcols), &w) < 0 ||
 	    bench_table_new(opts.quick ? "targets (quick run: the verdicts mean nothing)" :
 					 "targets",
-			    vcols, sizeof(vcols) / sizeof(vcols[0]), &v) < 0)
+			    vcols, ARRAY_SIZE(vcols), &v) < 0)
 		return 1;
 	for (i = 0; i < n; i++) {
 		const struct cycle_case *c = &cycles[i];

@@ -530,7 +530,7 @@ static Suite *retain_suite(void)
 		{ "kill_releases", test_kill_releases },
 	};
 
-	return bhc_test_suite("retain", cases, sizeof(cases) / sizeof(cases[0]));
+	return bhc_test_suite("retain", cases, ARRAY_SIZE(cases));
 }
 
 int main(void)
