@@ -314,7 +314,7 @@ int bench_hugepages_reserve(unsigned long page_kb, unsigned long n_free, struct 
 
 /* --- the daemon ----------------------------------------------------------------------- */
 
-/* An admin session (client/libarenactl). */
+/* An admin session (ctl/libarenactl). */
 struct bench_admin {
 	struct ctl_conn conn;
 };

@@ -48,9 +48,9 @@ clean-bench-results:
 # the admin session comes from bhc-arenactl's library.
 EXTRA_LIBRARIES += bench/libbench-daemon.a
 bench_libbench_daemon_a_SOURCES = bench/bench-daemon.c bench/bench-daemon.h
-bench_libbench_daemon_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/client
+bench_libbench_daemon_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/ctl
 bench_libbench_daemon_a_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
-BENCH_DAEMON_LIBS = bench/libbench-daemon.a bench/libbench.a client/libarenactl.la \
+BENCH_DAEMON_LIBS = bench/libbench-daemon.a bench/libbench.a ctl/libarenactl.la \
 	client/libbhc-arena.la $(JSONC_LIBS) -lm
 
 BENCH_RUN += bench/bench-acquire$(EXEEXT)

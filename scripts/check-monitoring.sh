@@ -101,7 +101,7 @@ fi
 
 # The live exposition: a real daemon from BUILDDIR on a private socket.
 if [ -z "$metrics" ]; then
-	if [ -x "$builddir/daemon/bhc-arenad" ] && [ -x "$builddir/client/bhc-arenactl" ]; then
+	if [ -x "$builddir/daemon/bhc-arenad" ] && [ -x "$builddir/ctl/bhc-arenactl" ]; then
 		metrics=$tmp/metrics.prom
 		exec 9>/tmp/bhc-test.lock
 		flock 9
@@ -109,7 +109,7 @@ if [ -z "$metrics" ]; then
 			--set pool.warm=2M:1 --set limits.total=16M >"$tmp/daemon.log" 2>&1 &
 		daemon_pid=$!
 		for _ in $(seq 100); do
-			"$builddir/client/bhc-arenactl" -s "$tmp/sock" status >/dev/null 2>&1 && break
+			"$builddir/ctl/bhc-arenactl" -s "$tmp/sock" status >/dev/null 2>&1 && break
 			sleep 0.1
 		done
 		# a client holding a lease, so that the per-tag families are printed
@@ -120,7 +120,7 @@ if [ -z "$metrics" ]; then
 		exec {cin}<&"${CLIENT[0]}" {cout}>&"${CLIENT[1]}"
 		read -r -t 20 line <&$cin || line=
 		echo "# client: $line"
-		"$builddir/client/bhc-arenactl" -s "$tmp/sock" metrics >"$metrics" || true
+		"$builddir/ctl/bhc-arenactl" -s "$tmp/sock" metrics >"$metrics" || true
 		echo done >&$cout
 		wait "$CLIENT_PID" || true
 		exec {cin}<&- {cout}>&-

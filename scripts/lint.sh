@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Static checks of daemon/ and client/ with the checked-in configuration:
+# Static checks of daemon/, client/ and ctl/ with the checked-in configuration:
 #   cppcheck  (.cppcheck-suppressions: reviewed, each with its reason)
 #   clang-tidy (.clang-tidy: the checks; .clang-tidy-suppressions: reviewed
 #               false positives, by file and check, each with its reason)
@@ -26,7 +26,7 @@ cd "$top"
 for tool in cppcheck clang-tidy pkg-config; do
 	command -v "$tool" >/dev/null || { echo "lint.sh: $tool not found (apt-get install cppcheck clang-tidy)" >&2; exit 2; }
 done
-[ ${#files[@]} -gt 0 ] || mapfile -t files < <(ls daemon/*.c client/*.c)
+[ ${#files[@]} -gt 0 ] || mapfile -t files < <(ls daemon/*.c client/*.c ctl/*.c)
 
 fail=0
 echo "lint: cppcheck $(cppcheck --version | sed 's/Cppcheck //') on ${#files[@]} files"

@@ -31,7 +31,7 @@ if [ "$(id -u)" -eq 0 ]; then
 else
 	sock="${XDG_RUNTIME_DIR:?set XDG_RUNTIME_DIR or run as root}/bhc-arena/arenad.sock"
 fi
-ctl() { "$b/client/bhc-arenactl" --socket "$sock" "$@"; }
+ctl() { "$b/ctl/bhc-arenactl" --socket "$sock" "$@"; }
 if ctl status >/dev/null 2>&1; then
 	echo "run.sh: a bhc-arenad already serves $sock; stop it first" >&2
 	exit 1
@@ -91,6 +91,6 @@ if [ "$once" = yes ]; then
 fi
 echo
 echo "run.sh: bhc-arenad serves $sock — point BHC programs at it with"
-echo "  BHC_ARENA_SOCKET=$sock (root's default), inspect with $b/client/bhc-arenactl."
+echo "  BHC_ARENA_SOCKET=$sock (root's default), inspect with $b/ctl/bhc-arenactl."
 echo "run.sh: Ctrl-C stops it."
 wait "$daemon_pid"

@@ -14,7 +14,7 @@ fi
 # shellcheck disable=SC1090
 source "$framework"
 # shellcheck disable=SC1091
-source "$srcdir/client/bhc-arenactl.bash-completion"
+source "$srcdir/ctl/bhc-arenactl.bash-completion"
 
 n=0
 failed=0

@@ -4,7 +4,7 @@ check_PROGRAMS += tests/check_arenactl_unit
 TESTS += tests/check_arenactl_unit
 tests_check_arenactl_unit_SOURCES = tests/check_arenactl_unit.c
 tests_check_arenactl_unit_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS)
-tests_check_arenactl_unit_LDADD = client/libarenactl.la tests/libbhc-test.la $(CHECK_LIBS) $(JSONC_LIBS)
+tests_check_arenactl_unit_LDADD = ctl/libarenactl.la tests/libbhc-test.la $(CHECK_LIBS) $(JSONC_LIBS)
 
 # A client that holds real regions via the raw protocol and reports them.
 check_PROGRAMS += tests/lease-holder
@@ -17,7 +17,7 @@ check_PROGRAMS += tests/check_arenactl
 TESTS += tests/check_arenactl
 tests_check_arenactl_SOURCES = tests/check_arenactl.c
 tests_check_arenactl_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS)
-tests_check_arenactl_LDADD = client/libarenactl.la tests/libbhc-test.la $(CHECK_LIBS) $(JSONC_LIBS)
+tests_check_arenactl_LDADD = ctl/libarenactl.la tests/libbhc-test.la $(CHECK_LIBS) $(JSONC_LIBS)
 
 # Regenerates docs/arenactl-session.txt (root; not a test).
 EXTRA_DIST += tests/arenactl-session.sh

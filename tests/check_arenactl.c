@@ -38,7 +38,7 @@
 
 #include <bhc/arena-protocol.h>
 
-#include "../client/arenactl.h"
+#include "../ctl/arenactl.h"
 #include "tap.h"
 
 #define NOBODY 65534

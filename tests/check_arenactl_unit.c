@@ -14,7 +14,7 @@
 
 #include <check.h>
 
-#include "../client/arenactl.h"
+#include "../ctl/arenactl.h"
 #include "tap.h"
 
 START_TEST(test_fmt_size)

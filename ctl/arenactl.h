@@ -32,7 +32,7 @@ enum ctl_exit {
 /* Largest admin reply the CLI accepts, all chunks together. */
 #define CTL_REPLY_MAX (64u << 20)
 
-/* --- connection (arenactl-conn.c) ----------------------------------------- */
+/* --- connection (ctl/conn.c) ----------------------------------------- */
 
 /* An admin session with the daemon. */
 struct ctl_conn {
@@ -81,7 +81,7 @@ int ctl_request(struct ctl_conn *conn, struct json_object *req, struct json_obje
 /** ctl_exit_for_errno() - the exit code for a daemon error @error. */
 enum ctl_exit ctl_exit_for_errno(int error);
 
-/* --- formatting (arenactl-fmt.c) ------------------------------------------ */
+/* --- formatting (ctl/fmt.c) ------------------------------------------ */
 
 #define CTL_SIZE_BUF 32
 
@@ -144,7 +144,7 @@ size_t ctl_terminal_height(void);
 /** ctl_emit_line() - write @s and a newline, cut at @width display columns (0: no cut). */
 void ctl_emit_line(FILE *f, const char *s, size_t width);
 
-/* --- tables (arenactl-table.c) -------------------------------------------- */
+/* --- tables (ctl/table.c) -------------------------------------------- */
 
 /* column flags */
 #define CTL_COL_RIGHT 0x1u /* right-aligned (numbers) */
@@ -188,7 +188,7 @@ size_t ctl_table_n_rows(const struct ctl_table *table);
  */
 int ctl_table_print(struct ctl_table *table, FILE *f, size_t width, size_t max_rows);
 
-/* --- system hugepage pools (arenactl-sys.c) ------------------------------- */
+/* --- system hugepage pools (ctl/sys.c) ------------------------------- */
 
 struct ctl_hugepage_pool {
 	uint64_t page_size; /* bytes */
@@ -211,7 +211,7 @@ int ctl_read_hugepage_pools(const char *sysfs_dir, struct ctl_hugepage_pool *poo
 /** ctl_hugepage_pools_json() - the pools as the JSON array documented in docs/ADMIN.md. */
 struct json_object *ctl_hugepage_pools_json(const struct ctl_hugepage_pool *pools, size_t n);
 
-/* --- Prometheus text (arenactl-prom.c) ------------------------------------ */
+/* --- Prometheus text (ctl/prom.c) ------------------------------------ */
 
 /**
  * ctl_prom_escape() - @s as a Prometheus label value (backslash, double
@@ -228,7 +228,7 @@ const char *ctl_prom_escape(const char *s, char *buf, size_t len);
 int ctl_prom_render(FILE *f, struct json_object *snap, const struct ctl_hugepage_pool *pools,
 		    size_t n_pools);
 
-/* --- reading replies (arenactl-fmt.c) ------------------------------------- */
+/* --- reading replies (ctl/fmt.c) ------------------------------------- */
 
 /** ctl_json_u64() - member @key of @obj as an unsigned integer, @def if absent or not a number. */
 uint64_t ctl_json_u64(struct json_object *obj, const char *key, uint64_t def);
@@ -248,7 +248,7 @@ struct json_object *ctl_json_array(struct json_object *obj, const char *key);
 /** ctl_json_object() - member @key of @obj if it is an object, else NULL. */
 struct json_object *ctl_json_object(struct json_object *obj, const char *key);
 
-/* --- views (arenactl-show.c) ---------------------------------------------- */
+/* --- views (ctl/show.c) ---------------------------------------------- */
 
 /* How to draw: width and rows of the output, bars or not, sizes exact or not. */
 struct ctl_view {
