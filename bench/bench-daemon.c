@@ -20,6 +20,7 @@
 #include "arenactl.h"
 #include "bench-common.h"
 #include "bench-daemon.h"
+#include "common/size.h"
 
 /* The lock tests/util-hugepages.c holds while it has raised a hugepage pool. */
 #define HUGEPAGE_LOCK_PATH "/tmp/bhc-arena-test-hugepages.lock"
@@ -571,7 +572,7 @@ static int admin_open(struct bench_daemon *d)
 	return r;
 }
 
-/* "64 MiB", as the daemon's log writes a size (region_format_size()). */
+/* "64 MiB", as the daemon's log writes a size (size_format_iec()). */
 static void format_size(uint64_t bytes, char *buf, size_t len)
 {
 	if (bytes >= (UINT64_C(1) << 30) && bytes % (UINT64_C(1) << 30) == 0)

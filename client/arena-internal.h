@@ -86,9 +86,4 @@ void checked_fini(struct arena_priv *ap);
 void checked_keep(struct arena_priv *ap);
 void checked_unkeep(struct arena_priv *ap);
 
-/* util.c */
-int parse_size(const char *s, size_t *sizep);
-int read_sysfs_ulong(const char *path, unsigned long *valp);
-int read_sysfs_str(const char *path, char *buf, size_t len);
-
 #endif /* BHC_CLIENT_ARENA_INTERNAL_H */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "arena-internal.h"
+#include "common/backing.h"
 
 static int opts_check(const struct bhc_arena_opts *opts)
 {
@@ -292,34 +293,7 @@ BHC_EXPORT int bhc_arena_stats(const struct bhc_arena *arena, struct bhc_arena_s
 BHC_EXPORT const char *bhc_arena_backing_name(enum bhc_arena_backing backing,
 					      unsigned int page_shift)
 {
-	switch (backing) {
-	case BHC_ARENA_BACKING_HUGETLB:
-		switch (page_shift) {
-		case 16:
-			return "hugetlb-64K";
-		case 21:
-			return "hugetlb-2M";
-		case 24:
-			return "hugetlb-16M";
-		case 25:
-			return "hugetlb-32M";
-		case 29:
-			return "hugetlb-512M";
-		case 30:
-			return "hugetlb-1G";
-		case 34:
-			return "hugetlb-16G";
-		default:
-			return "hugetlb";
-		}
-	case BHC_ARENA_BACKING_THP:
-		return "thp";
-	case BHC_ARENA_BACKING_SMALL:
-		return "small";
-	case BHC_ARENA_BACKING_NONE:
-	default:
-		return "none";
-	}
+	return backing_name(backing, page_shift);
 }
 
 /** bhc_arena_version() - the library's version, e.g. "0.1.0". */

@@ -22,6 +22,7 @@
 
 #include <bhc/arena-protocol.h>
 
+#include "common/clock.h"
 #include "conn.h"
 
 /* File descriptors one reply may bring before the kernel drops the rest. */
@@ -66,14 +67,6 @@ struct conn {
 
 static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct conn conn = { .fd = -1 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* $BHC_ARENA_TIMEOUT_MS, or the default when unset or not a positive number. */
 static unsigned int timeout_ms(void)
@@ -256,7 +249,7 @@ static int recv_msg(struct reply *rep, uint64_t deadline)
 	rep->len = 0;
 	for (;;) {
 		if (deadline) {
-			now = now_ms();
+			now = clock_monotonic_ms();
 			if (now >= deadline)
 				return -ETIMEDOUT;
 			pfd = (struct pollfd){ .fd = conn.fd, .events = POLLIN };
@@ -339,14 +332,14 @@ static void drop_stale(struct reply *rep)
  */
 static int exchange(const void *msg, size_t len, struct reply *rep)
 {
-	uint64_t deadline = now_ms() + timeout_ms();
+	uint64_t deadline = clock_monotonic_ms() + timeout_ms();
 	uint32_t seq = conn.seq;
 	int r;
 
 	r = send_msg(msg, len);
 	if (r == -EPIPE || r == -ECONNRESET) {
 		/* the daemon hung up; perhaps after saying why (ERROR EUSERS, say) */
-		if (recv_msg(rep, now_ms() + 100) == 0 && hdr_valid(rep) &&
+		if (recv_msg(rep, clock_monotonic_ms() + 100) == 0 && hdr_valid(rep) &&
 		    rep->hdr.type == BHC_ARENA_MSG_ERROR && rep->hdr.seq == 0)
 			return 0;
 		reply_drop_fd(rep);
@@ -419,7 +412,7 @@ static int conn_connect_locked(void)
 			/* fall through */
 		case EACCES:
 			snprintf(conn.absent_path, sizeof(conn.absent_path), "%s", sa.sun_path);
-			conn.absent_until_ms = now_ms() + CONN_ABSENT_MS;
+			conn.absent_until_ms = clock_monotonic_ms() + CONN_ABSENT_MS;
 			break;
 		case EAGAIN: /* the backlog stayed full for the whole timeout */
 			r = -ETIMEDOUT;
@@ -476,7 +469,7 @@ static int release_send(uint64_t region_id, uint32_t *seqp)
  */
 static int collect_replies(unsigned int max)
 {
-	uint64_t deadline = now_ms() + timeout_ms();
+	uint64_t deadline = clock_monotonic_ms() + timeout_ms();
 	struct reply rep;
 	int r;
 
@@ -625,7 +618,7 @@ bool conn_daemon_absent(void)
 	if (socket_path(path, sizeof(path)) < 0)
 		return false;
 	pthread_mutex_lock(&conn_lock);
-	absent = conn.absent_until_ms && now_ms() < conn.absent_until_ms &&
+	absent = conn.absent_until_ms && clock_monotonic_ms() < conn.absent_until_ms &&
 		 !strcmp(path, conn.absent_path);
 	pthread_mutex_unlock(&conn_lock);
 	return absent;

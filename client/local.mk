@@ -14,8 +14,8 @@ client_libbhc_arena_la_SOURCES = \
 	client/source-daemon.c \
 	client/source-local.c \
 	client/thread.c \
-	client/util.c \
 	client/valgrind-stub.h
+client_libbhc_arena_la_LIBADD = common/libbhc-common.la
 client_libbhc_arena_la_LDFLAGS = \
 	-version-info $(LIBBHC_ARENA_LT_VERSION) \
 	-Wl,--version-script=$(srcdir)/client/libbhc-arena.sym

@@ -36,6 +36,8 @@
 #include <time.h>
 
 #include "arena-internal.h"
+#include "common/clock.h"
+#include "common/size.h"
 #include "conn.h"
 
 /*
@@ -69,25 +71,19 @@ static unsigned long spare_epoch;
 /** retain_now_ms() - the clock of kept_ms: coarse (a few ms), a vDSO read. */
 uint64_t retain_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return clock_ns(CLOCK_MONOTONIC_COARSE) / 1000000u;
 }
 
 static void config_read(void)
 {
 	const char *env = getenv("BHC_ARENA_RETAIN");
 	unsigned long long v;
+	uint64_t bytes;
 	char *end;
 
 	retain_max = RETAIN_DEFAULT;
-	if (env && *env) {
-		if (!strcmp(env, "0"))
-			retain_max = 0;
-		else if (parse_size(env, &retain_max) < 0)
-			retain_max = RETAIN_DEFAULT;
-	}
+	if (env && *env && size_parse(env, &bytes) == 0)
+		retain_max = bytes > SIZE_MAX ? SIZE_MAX : (size_t)bytes;
 	retain_idle_ms = RETAIN_IDLE_MS_DEFAULT;
 	env = getenv("BHC_ARENA_RETAIN_IDLE_MS");
 	if (env && *env >= '0' && *env <= '9') {

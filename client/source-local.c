@@ -19,12 +19,11 @@
 #include <unistd.h>
 
 #include "arena-internal.h"
+#include "common/sysfs.h"
 #include "compat.h"
 
 #define HUGETLB_DEFAULT_SHIFT 21
 #define THP_DEFAULT_SIZE (2ul << 20)
-#define SYSFS_HUGEPAGES "/sys/kernel/mm/hugepages"
-#define SYSFS_THP "/sys/kernel/mm/transparent_hugepage"
 
 /* *@outp = @v rounded up to a multiple of @align (a power of two); false on overflow. */
 static bool round_up(size_t v, size_t align, size_t *outp)
@@ -77,18 +76,6 @@ static int env_backing(uint32_t *backingp, uint32_t *shiftp)
 	return 0;
 }
 
-static unsigned long hugepages_read(unsigned int shift, const char *file)
-{
-	char path[128];
-	unsigned long v;
-
-	snprintf(path, sizeof(path), SYSFS_HUGEPAGES "/hugepages-%lukB/%s", (1ul << shift) >> 10,
-		 file);
-	if (read_sysfs_ulong(path, &v) < 0)
-		return 0;
-	return v;
-}
-
 /*
  * Can the hugetlb pool of 2^@shift byte pages give @n_pages now? 0 if it
  * looks so (the mapping and pre-fault still decide), -EOPNOTSUPP if the
@@ -96,20 +83,11 @@ static unsigned long hugepages_read(unsigned int shift, const char *file)
  */
 static int hugetlb_pool_check(unsigned int shift, size_t n_pages)
 {
-	unsigned long n_free, n_resv, n_overcommit, n_surplus, n_avail;
-	char path[128];
+	long n_avail = hugetlb_available(shift);
 
-	snprintf(path, sizeof(path), SYSFS_HUGEPAGES "/hugepages-%lukB", (1ul << shift) >> 10);
-	if (access(path, F_OK) != 0)
+	if (n_avail < 0)
 		return -EOPNOTSUPP;
-	n_free = hugepages_read(shift, "free_hugepages");
-	n_resv = hugepages_read(shift, "resv_hugepages");
-	n_overcommit = hugepages_read(shift, "nr_overcommit_hugepages");
-	n_surplus = n_overcommit ? hugepages_read(shift, "surplus_hugepages") : 0;
-	n_avail = n_free > n_resv ? n_free - n_resv : 0;
-	if (n_overcommit > n_surplus)
-		n_avail += n_overcommit - n_surplus;
-	return n_avail >= n_pages ? 0 : -ENOMEM;
+	return (size_t)n_avail >= n_pages ? 0 : -ENOMEM;
 }
 
 /* Is THP usable for this process? Sets *@sizep to its page size. */
@@ -118,11 +96,11 @@ static bool thp_available(size_t *sizep)
 	char buf[128];
 	unsigned long size;
 
-	if (read_sysfs_str(SYSFS_THP "/enabled", buf, sizeof(buf)) < 0 || strstr(buf, "[never]"))
+	if (sysfs_read_str(SYSFS_THP "/enabled", buf, sizeof(buf)) < 0 || strstr(buf, "[never]"))
 		return false;
 	if (prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) > 0)
 		return false;
-	if (read_sysfs_ulong(SYSFS_THP "/hpage_pmd_size", &size) < 0 || !size ||
+	if (sysfs_read_ulong(SYSFS_THP "/hpage_pmd_size", &size) < 0 || !size ||
 	    (size & (size - 1)))
 		size = THP_DEFAULT_SIZE;
 	*sizep = size;

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "conn.h"
 #include "source.h"
 
@@ -107,21 +108,13 @@ bool source_reusable(const struct region *region)
 	return !region->source->reusable || region->source->reusable(region);
 }
 
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void region_set_use(const struct region *region, uint32_t use)
 {
 	struct bhc_arena_region_state *st =
 		(void *)((char *)region->addr + BHC_ARENA_REGION_STATE_OFFSET);
 
 	if (use == BHC_ARENA_REGION_KEPT)
-		st->kept_ns = realtime_ns();
+		st->kept_ns = clock_realtime_ns();
 	else if (st->use == BHC_ARENA_REGION_KEPT)
 		st->n_reuses++;
 	st->use = use;
@@ -139,6 +132,6 @@ void region_write_info(const struct region *region)
 		.size = region->size,
 		.backing = region->backing,
 		.page_shift = region->page_shift,
-		.created_ns = realtime_ns(),
+		.created_ns = clock_realtime_ns(),
 	};
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "arena-internal.h"
+#include "common/size.h"
 
 /* One bhc_with_arena() call in progress; lives on that call's stack. */
 struct with_frame {
@@ -164,11 +165,15 @@ __attribute__((destructor)) static void thread_lib_fini(void)
 static int thread_arena_size(size_t *sizep)
 {
 	const char *env = getenv("BHC_ARENA_THREAD_SIZE");
+	uint64_t bytes;
 
 	*sizep = BHC_ARENA_DEFAULT_SIZE;
 	if (!env || !*env)
 		return 0;
-	return parse_size(env, sizep) < 0 ? -EINVAL : 0;
+	if (size_parse(env, &bytes) < 0 || !bytes || bytes > SIZE_MAX)
+		return -EINVAL;
+	*sizep = (size_t)bytes;
+	return 0;
 }
 
 /* The slow part of bhc_arena_thread(): the thread's first call. */

@@ -97,12 +97,6 @@ const char *ctl_fmt_duration(uint64_t seconds, char buf[CTL_SIZE_BUF]);
 /** ctl_fmt_time() - a unix time as "HH:MM:SS" within a day of @now, else "YYYY-MM-DD". */
 const char *ctl_fmt_time(int64_t when, int64_t now, char buf[CTL_SIZE_BUF]);
 
-/**
- * ctl_parse_size() - "4096", "16M", "16MiB", "4G", "1T" (powers of 1024).
- * Returns 0 or -EINVAL / -ERANGE.
- */
-int ctl_parse_size(const char *s, uint64_t *bytesp);
-
 /** ctl_parse_u32() - a decimal unsigned 32-bit number; 0 or -EINVAL / -ERANGE. */
 int ctl_parse_u32(const char *s, uint32_t *valp);
 

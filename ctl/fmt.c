@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "arenactl.h"
+#include "common/size.h"
 
 static const char size_units[] = "BKMGTPE";
 
@@ -81,37 +82,6 @@ const char *ctl_fmt_time(int64_t when, int64_t now, char buf[CTL_SIZE_BUF])
 	return buf;
 }
 
-int ctl_parse_size(const char *s, uint64_t *bytesp)
-{
-	unsigned long long v;
-	unsigned int shift = 0;
-	const char *p;
-	char *end;
-
-	if (!s || !isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno == ERANGE)
-		return -ERANGE;
-	if (*end) {
-		p = strchr(size_units + 1, toupper((unsigned char)*end));
-		if (!p)
-			return -EINVAL;
-		shift = 10 * (unsigned int)(p - size_units);
-		end++;
-		/* "16M", "16MB" and "16MiB" all mean 16 * 2^20 */
-		if (!strcmp(end, "iB") || !strcmp(end, "B"))
-			end += strlen(end);
-		if (*end)
-			return -EINVAL;
-	}
-	if (shift && v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*bytesp = (uint64_t)v << shift;
-	return 0;
-}
-
 int ctl_parse_u32(const char *s, uint32_t *valp)
 {
 	unsigned long long v;
@@ -155,7 +125,7 @@ int ctl_parse_warm(const char *s, struct ctl_warm_target *targets, size_t max, s
 		if (!colon)
 			return -EINVAL;
 		*colon = '\0';
-		r = ctl_parse_size(item, &targets[n].size);
+		r = size_parse(item, &targets[n].size);
 		if (r < 0)
 			return r;
 		r = ctl_parse_u32(colon + 1, &targets[n].count);

@@ -10,7 +10,7 @@ ctl_libarenactl_la_SOURCES = \
 	ctl/sys.c \
 	ctl/table.c
 ctl_libarenactl_la_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
-ctl_libarenactl_la_LIBADD = $(JSONC_LIBS)
+ctl_libarenactl_la_LIBADD = common/libbhc-common.la $(JSONC_LIBS)
 
 bin_PROGRAMS += ctl/bhc-arenactl
 ctl_bhc_arenactl_SOURCES = ctl/main.c

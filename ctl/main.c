@@ -19,6 +19,7 @@
 #include <bhc/arena-protocol.h>
 
 #include "arenactl.h"
+#include "common/size.h"
 
 #define SYSFS_HUGEPAGES "/sys/kernel/mm/hugepages"
 
@@ -566,7 +567,7 @@ static struct json_object *pool_set_request(const struct ctl *ctl, int *exitp)
 		}
 	}
 	if (ctl->total_spec) {
-		r = ctl_parse_size(ctl->total_spec, &total);
+		r = size_parse(ctl->total_spec, &total);
 		if (r < 0) {
 			json_object_put(req);
 			*exitp = usage_error(

@@ -37,6 +37,9 @@
 #include "proto.h"
 #include "region.h"
 #include "server.h"
+#include "common/size.h"
+#include "common/backing.h"
+#include "common/clock.h"
 
 #define ADMIN_SCHEMA 1
 /* Every integer in a reply fits a double exactly, so every JSON reader reads it. */
@@ -215,14 +218,6 @@ static void append_str(struct reply *rep, struct json_object *arr, const char *s
 static uint64_t ns_to_s(uint64_t ns)
 {
 	return ns / UINT64_C(1000000000);
-}
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
 }
 
 static uint64_t age_s(uint64_t now_ns, uint64_t then_ns)
@@ -526,19 +521,6 @@ static uint64_t region_capacity(const struct region *region)
 		       0;
 }
 
-static const char *backing_word(uint32_t backing)
-{
-	switch (backing) {
-	case BHC_ARENA_BACKING_HUGETLB:
-		return "hugetlb";
-	case BHC_ARENA_BACKING_THP:
-		return "thp";
-	case BHC_ARENA_BACKING_SMALL:
-		return "small";
-	}
-	return "none";
-}
-
 /* /proc/PID/comm of @pid into @buf, or NULL. */
 static const char *read_comm(pid_t pid, char *buf, size_t len)
 {
@@ -617,7 +599,7 @@ static void add_backings(struct reply *rep, struct server *server)
 	arr = put_new(rep, rep->root, "backings", true);
 	for (i = 0; i < n && arr; i++) {
 		o = append_new(rep, arr);
-		put_str(rep, o, "backing", backing_word(sums[i].backing));
+		put_str(rep, o, "backing", backing_family(sums[i].backing));
 		put_u64(rep, o, "page_size", UINT64_C(1) << sums[i].page_shift);
 		l = put_new(rep, o, "leased", false);
 		put_u64(rep, l, "regions", sums[i].leased_regions);
@@ -817,7 +799,7 @@ static void region_row(struct reply *rep, struct json_object *arr, struct region
 	}
 	put_u64(rep, o, "size", region->size);
 	put_u64(rep, o, "capacity", region_capacity(region));
-	put_str(rep, o, "backing", backing_word(region->backing));
+	put_str(rep, o, "backing", backing_family(region->backing));
 	put_u64(rep, o, "page_size", UINT64_C(1) << region->page_shift);
 	put_u64(rep, o, "used", u.used);
 	put_u64(rep, o, "high_water", u.high_water);
@@ -989,7 +971,7 @@ static void format_warm(const struct config *cfg, char *buf, size_t len)
 		snprintf(buf, len, "none");
 	for (i = 0; i < cfg->n_warm && o < len; i++)
 		o += (size_t)snprintf(buf + o, len - o, "%s%s:%u", i ? "," : "",
-				      config_format_size(cfg->warm[i].size, s, sizeof(s)),
+				      size_format_exact(cfg->warm[i].size, s, sizeof(s)),
 				      cfg->warm[i].target);
 }
 
@@ -1025,8 +1007,8 @@ static void add_changes(struct reply *rep, struct json_object *arr, const struct
 			continue;
 		if (setting_names[i].size)
 			snprintf(line, sizeof(line), "%s: %s -> %s", setting_names[i].name,
-				 config_format_size(va, x, sizeof(x)),
-				 config_format_size(vb, y, sizeof(y)));
+				 size_format_exact(va, x, sizeof(x)),
+				 size_format_exact(vb, y, sizeof(y)));
 		else
 			snprintf(line, sizeof(line), "%s: %" PRIu64 " -> %" PRIu64,
 				 setting_names[i].name, va, vb);
@@ -1180,7 +1162,7 @@ int admin_handle(struct server *server, struct peer *peer, const char *json, siz
 	struct json_object *obj = NULL;
 	struct request req;
 	struct viewer v;
-	uint64_t now_ns = realtime_ns();
+	uint64_t now_ns = clock_realtime_ns();
 	char who[160], desc[128];
 	int r;
 

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "common/size.h"
 
 enum key_type {
 	KEY_SIZE, /* uint64_t bytes */
@@ -103,70 +104,6 @@ const char *config_policy_name(unsigned int policy)
 		return "off";
 	}
 	return "?";
-}
-
-int config_parse_size(const char *s, uint64_t *bytesp)
-{
-	unsigned long long v;
-	unsigned int shift = 0;
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -ERANGE;
-	switch (toupper((unsigned char)*end)) {
-	case 'K':
-		shift = 10;
-		break;
-	case 'M':
-		shift = 20;
-		break;
-	case 'G':
-		shift = 30;
-		break;
-	case 'T':
-		shift = 40;
-		break;
-	}
-	if (shift) {
-		end++;
-		if (end[0] == 'i' && toupper((unsigned char)end[1]) == 'B')
-			end += 2;
-		else if (toupper((unsigned char)end[0]) == 'B')
-			end++;
-	} else if (toupper((unsigned char)*end) == 'B') {
-		end++;
-	}
-	while (isspace((unsigned char)*end))
-		end++;
-	if (*end)
-		return -EINVAL;
-	if (shift && v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*bytesp = (uint64_t)v << shift;
-	return 0;
-}
-
-const char *config_format_size(uint64_t bytes, char *buf, size_t len)
-{
-	static const char units[] = "KMGT";
-	int i;
-
-	for (i = 3; i >= 0; i--) {
-		unsigned int shift = 10 * (unsigned int)(i + 1);
-
-		if (bytes && (bytes & ((UINT64_C(1) << shift) - 1)) == 0) {
-			snprintf(buf, len, "%" PRIu64 "%c", bytes >> shift, units[i]);
-			return buf;
-		}
-	}
-	snprintf(buf, len, "%" PRIu64, bytes);
-	return buf;
 }
 
 static int parse_u64(const char *s, uint64_t *vp)
@@ -270,7 +207,7 @@ static int parse_warm(const char *s, struct config_warm **warmp, size_t *np, cha
 			goto out_free;
 		}
 		*colon = '\0';
-		if (config_parse_size(item, &size) < 0 || size == 0) {
+		if (size_parse(item, &size) < 0 || size == 0) {
 			r = fail(err, err_len, "'%s' is not a size", item);
 			goto out_free;
 		}
@@ -391,7 +328,7 @@ static int set_key(struct config *cfg, const struct key_desc *k, const char *val
 
 	switch (k->type) {
 	case KEY_SIZE:
-		r = config_parse_size(value, &v);
+		r = size_parse(value, &v);
 		if (r < 0)
 			return fail(err, err_len, "'%s' is not a size (a number with K, M, G or T)",
 				    value);
@@ -460,7 +397,7 @@ static int set_key(struct config *cfg, const struct key_desc *k, const char *val
 			return fail(err, err_len, "'%s' is not one of require, prefer, off", value);
 		return 0;
 	case KEY_PAGESIZE:
-		r = config_parse_size(value, &v);
+		r = size_parse(value, &v);
 		if (r == 0 && v == (UINT64_C(1) << 21))
 			*(unsigned int *)p = 21;
 		else if (r == 0 && v == (UINT64_C(1) << 30))
@@ -621,25 +558,25 @@ int config_validate(const struct config *cfg, char *err, size_t err_len)
 	if (cfg->max_region_size % page)
 		return fail(err, err_len,
 			    "[pool] max_region_size %s is not a multiple of page_size %s",
-			    config_format_size(cfg->max_region_size, a, sizeof(a)),
-			    config_format_size(page, b, sizeof(b)));
+			    size_format_exact(cfg->max_region_size, a, sizeof(a)),
+			    size_format_exact(page, b, sizeof(b)));
 	for (i = 0; i < cfg->n_warm; i++) {
 		const struct config_warm *w = &cfg->warm[i];
 
 		if (w->size % page)
 			return fail(err, err_len,
 				    "[pool] warm size %s is not a multiple of page_size %s",
-				    config_format_size(w->size, a, sizeof(a)),
-				    config_format_size(page, b, sizeof(b)));
+				    size_format_exact(w->size, a, sizeof(a)),
+				    size_format_exact(page, b, sizeof(b)));
 		if (w->size > cfg->max_region_size)
 			return fail(err, err_len, "[pool] warm size %s exceeds max_region_size %s",
-				    config_format_size(w->size, a, sizeof(a)),
-				    config_format_size(cfg->max_region_size, b, sizeof(b)));
+				    size_format_exact(w->size, a, sizeof(a)),
+				    size_format_exact(cfg->max_region_size, b, sizeof(b)));
 		if (w->size > cfg->total / w->target ||
 		    warm_bytes > cfg->total - w->size * w->target)
 			return fail(err, err_len,
 				    "[pool] warm keeps more than [limits] total %s ready",
-				    config_format_size(cfg->total, a, sizeof(a)));
+				    size_format_exact(cfg->total, a, sizeof(a)));
 		warm_bytes += w->size * w->target;
 	}
 	return 0;
@@ -652,7 +589,7 @@ static void format_value(const struct config *cfg, const struct key_desc *k, cha
 
 	switch (k->type) {
 	case KEY_SIZE:
-		config_format_size(*(const uint64_t *)p, buf, len);
+		size_format_exact(*(const uint64_t *)p, buf, len);
 		return;
 	case KEY_COUNT:
 		snprintf(buf, len, "%" PRIu64, *(const uint64_t *)p);
@@ -691,7 +628,7 @@ static void format_value(const struct config *cfg, const struct key_desc *k, cha
 		for (i = 0; i < cfg->n_warm && n < len; i++) {
 			char sz[32];
 			int r = snprintf(buf + n, len - n, "%s%s:%u", i ? "," : "",
-					 config_format_size(cfg->warm[i].size, sz, sizeof(sz)),
+					 size_format_exact(cfg->warm[i].size, sz, sizeof(sz)),
 					 cfg->warm[i].target);
 
 			if (r < 0)

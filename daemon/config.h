@@ -130,12 +130,6 @@ void config_print(const struct config *cfg, FILE *f);
  */
 int config_keep_restart_only(struct config *next, const struct config *running);
 
-/** config_parse_size() - "16M" and friends to bytes; 0 or -EINVAL/-ERANGE. */
-int config_parse_size(const char *s, uint64_t *bytesp);
-
-/** config_format_size() - bytes as the shortest exact "16M", "1G", "4096". */
-const char *config_format_size(uint64_t bytes, char *buf, size_t len);
-
 /** config_default_socket() - the socket path used when [daemon] socket is unset. */
 int config_default_socket(char *buf, size_t len);
 

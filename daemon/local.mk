@@ -17,7 +17,7 @@ daemon_bhc_arenad_SOURCES = \
 	daemon/user.c daemon/user.h
 daemon_bhc_arenad_CFLAGS = $(AM_CFLAGS) $(LIBUV_CFLAGS) $(LIBURING_CFLAGS) $(INIH_CFLAGS) \
 	$(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
-daemon_bhc_arenad_LDADD = $(LIBUV_LIBS) $(LIBURING_LIBS) $(INIH_LIBS) $(LIBSYSTEMD_LIBS) $(JSONC_LIBS)
+daemon_bhc_arenad_LDADD = common/libbhc-common.la $(LIBUV_LIBS) $(LIBURING_LIBS) $(INIH_LIBS) $(LIBSYSTEMD_LIBS) $(JSONC_LIBS)
 
 dist_man_MANS += man/bhc-arenad.8
 EXTRA_DIST += docs/PROTOCOL.md

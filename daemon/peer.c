@@ -10,12 +10,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "admin.h"
 #include "log.h"
 #include "peer.h"
 #include "proto.h"
 #include "server.h"
 #include "user.h"
+#include "common/size.h"
+#include "common/backing.h"
 
 /* Replies queued before the peer stops being read. */
 #define PEER_OUT_MAX_MSGS 64u
@@ -135,7 +138,7 @@ void peer_close(struct peer *peer, const char *why, bool abandon)
 			pool_release(pool, region, NULL, NULL);
 	}
 	peer_describe(peer, desc, sizeof(desc));
-	region_format_size(bytes, size, sizeof(size));
+	size_format_iec(bytes, size, sizeof(size));
 	if (abandon && n)
 		log_notice("%s disconnected (%s): left %" PRIu64 " regions (%s) with the client",
 			   desc, why, n, size);
@@ -431,8 +434,8 @@ static void grant(struct peer *peer, struct region *region, uint32_t seq)
 	peer->user->n_acquired++;
 	proto_encode_grant(&m, seq, region->id, region->size, region->backing, region->page_shift);
 	log_debug("%s: leased region %" PRIu64 " (%s, %s)", peer_describe(peer, desc, sizeof(desc)),
-		  region->id, region_format_size(region->size, size, sizeof(size)),
-		  region_backing_name(region->backing, region->page_shift));
+		  region->id, size_format_iec(region->size, size, sizeof(size)),
+		  backing_name(region->backing, region->page_shift));
 	peer_send(peer, &m, sizeof(m), region->fd);
 }
 
@@ -459,7 +462,7 @@ static int check_quota(struct peer *peer, uint64_t size)
 	struct user *user = peer->user;
 	char held[32], asked[32], limit[32];
 
-	region_format_size(size, asked, sizeof(asked));
+	size_format_iec(size, asked, sizeof(asked));
 	if (cfg->per_connection_regions && peer->n_regions + 1 > cfg->per_connection_regions) {
 		peer_send_error(peer, EDQUOT,
 				"per-connection region limit reached: %" PRIu64
@@ -471,9 +474,8 @@ static int check_quota(struct peer *peer, uint64_t size)
 		peer_send_error(peer, EDQUOT,
 				"per-connection byte limit reached: %s held + %s asked > %s "
 				"([limits] per_connection_bytes)",
-				region_format_size(peer->bytes, held, sizeof(held)), asked,
-				region_format_size(cfg->per_connection_bytes, limit,
-						   sizeof(limit)));
+				size_format_iec(peer->bytes, held, sizeof(held)), asked,
+				size_format_iec(cfg->per_connection_bytes, limit, sizeof(limit)));
 		return -EDQUOT;
 	}
 	if (cfg->per_uid_regions && user->n_regions + 1 > cfg->per_uid_regions) {
@@ -490,8 +492,8 @@ static int check_quota(struct peer *peer, uint64_t size)
 				"per-uid byte limit reached for uid %u: %s held + %s asked > %s "
 				"([limits] per_uid_bytes)",
 				(unsigned int)user->uid,
-				region_format_size(user->bytes, held, sizeof(held)), asked,
-				region_format_size(cfg->per_uid_bytes, limit, sizeof(limit)));
+				size_format_iec(user->bytes, held, sizeof(held)), asked,
+				size_format_iec(cfg->per_uid_bytes, limit, sizeof(limit)));
 		return -EDQUOT;
 	}
 	return 0;
@@ -765,7 +767,6 @@ static void on_poll(uv_poll_t *poll, int status, int events)
 int peer_new(struct server *server, int fd, struct peer **peerp)
 {
 	socklen_t len = sizeof(struct ucred);
-	struct timespec ts;
 	struct peer *peer;
 	int r;
 
@@ -801,8 +802,7 @@ int peer_new(struct server *server, int fd, struct peer **peerp)
 		goto out_close_handles;
 	peer->poll_events = UV_READABLE | UV_DISCONNECT;
 	uv_timer_start(&peer->timer, on_timer, server->config->handshake_timeout_ms, 0);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	peer->connected_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	peer->connected_ns = clock_realtime_ns();
 	peer->id = ++server->next_peer_id;
 	list_add_tail(&peer->link, &server->peers);
 	server->n_peers++;

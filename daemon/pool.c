@@ -6,9 +6,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "config.h"
 #include "log.h"
 #include "pool.h"
+#include "common/size.h"
+#include "common/backing.h"
 
 /* After a warm region could not be made, wait this long before trying again. */
 #define POOL_RETRY_MS 5000
@@ -224,8 +227,6 @@ static struct region *start_region(struct pool *pool, uint64_t size, uint32_t po
 /* Give @region (warm or just made) to whoever asked; the caller lists it with its peer. */
 static void lease(struct pool *pool, struct region *region)
 {
-	struct timespec ts;
-
 	if (region->state == REGION_WARM) {
 		list_del(&region->link);
 		region->class->n_warm--;
@@ -233,8 +234,7 @@ static void lease(struct pool *pool, struct region *region)
 	}
 	region->class = NULL;
 	region->acquire = NULL;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	region->leased_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	region->leased_ns = clock_realtime_ns();
 	set_state(pool, region, REGION_LEASED);
 	pool->n_leased++;
 }
@@ -303,9 +303,9 @@ static void make_warm(struct pool *pool, struct pool_class *class, struct region
 	if (!pool->ready) {
 		warm = pool_state_total(pool, REGION_WARM);
 		log_info("reserved %s of %s (%" PRIu64 " warm regions) in %.2f s",
-			 region_format_size(warm.bytes, done, sizeof(done)),
-			 region_format_size(pool->initial_bytes, want, sizeof(want)),
-			 warm.n_regions, seconds_since(pool, pool->start_ms));
+			 size_format_iec(warm.bytes, done, sizeof(done)),
+			 size_format_iec(pool->initial_bytes, want, sizeof(want)), warm.n_regions,
+			 seconds_since(pool, pool->start_ms));
 	}
 }
 
@@ -328,7 +328,7 @@ static void class_failed(struct pool_class *class, int err, const char *text)
 	struct pool_acquire *acq;
 	char size[32];
 
-	region_format_size(class->size, size, sizeof(size));
+	size_format_iec(class->size, size, sizeof(size));
 	if (!class->failing)
 		log_warning("cannot keep %u warm %s regions: %s; retrying every %d s",
 			    class->target, size, text, POOL_RETRY_MS / 1000);
@@ -365,17 +365,16 @@ static void log_fallback(struct pool *pool, const struct region *region)
 {
 	char size[32];
 
-	region_format_size(region->size, size, sizeof(size));
+	size_format_iec(region->size, size, sizeof(size));
 	pool->n_fallbacks++;
 	if (!pool->fallback_warned)
 		log_warning("%s region %" PRIu64 " uses %s pages: %s (further fallbacks are "
 			    "logged at debug level until hugepages are available again)",
-			    size, region->id,
-			    region_backing_name(region->backing, region->page_shift),
+			    size, region->id, backing_name(region->backing, region->page_shift),
 			    region->error);
 	else
 		log_debug("%s region %" PRIu64 " uses %s pages: %s", size, region->id,
-			  region_backing_name(region->backing, region->page_shift), region->error);
+			  backing_name(region->backing, region->page_shift), region->error);
 	pool->fallback_warned = true;
 }
 
@@ -466,7 +465,7 @@ static void refill(struct pool *pool)
 					log_info(
 						"warm %s regions: [limits] total reached, %u of %u "
 						"kept",
-						region_format_size(class->size, size, sizeof(size)),
+						size_format_iec(class->size, size, sizeof(size)),
 						class->n_warm + class->n_creating, class->target);
 				class->settled = true;
 				break;
@@ -582,10 +581,10 @@ void pool_start(struct pool *pool)
 	}
 	if (pool->initial_bytes)
 		log_info("reserving %s of warm regions (%s pages, hugepages = %s)",
-			 region_format_size(pool->initial_bytes, size, sizeof(size)),
+			 size_format_iec(pool->initial_bytes, size, sizeof(size)),
 			 pool->policy == BHC_ARENA_HUGEPAGES_OFF ?
 				 "small or thp" :
-				 region_backing_name(BHC_ARENA_BACKING_HUGETLB, pool->page_shift),
+				 backing_name(BHC_ARENA_BACKING_HUGETLB, pool->page_shift),
 			 config_policy_name(pool->policy));
 	refill(pool);
 	check_ready(pool);
@@ -618,8 +617,8 @@ int pool_resolve(const struct pool *pool, uint32_t flags, uint32_t page_shift, u
 		proto_set_error(err, EFBIG, BHC_ARENA_MSG_ACQUIRE, 0, false,
 				"%" PRIu64 " bytes is more than the largest region, %s "
 				"([pool] max_region_size, with %s pages)",
-				size, region_format_size(pool->max_region_size, a, sizeof(a)),
-				region_format_size(page, b, sizeof(b)));
+				size, size_format_iec(pool->max_region_size, a, sizeof(a)),
+				size_format_iec(page, b, sizeof(b)));
 		return -EFBIG;
 	}
 	acq->size = rounded;
@@ -733,8 +732,8 @@ static int acquire_try(struct pool *pool, struct pool_acquire *acq, struct regio
 	if (pool->total_bytes + acq->size > pool->total_limit) {
 		proto_set_error(err, ENOSPC, BHC_ARENA_MSG_ACQUIRE, 0, false,
 				"pool limit reached: %s of %s held ([limits] total)",
-				region_format_size(pool->total_bytes, held, sizeof(held)),
-				region_format_size(pool->total_limit, limit, sizeof(limit)));
+				size_format_iec(pool->total_bytes, held, sizeof(held)),
+				size_format_iec(pool->total_limit, limit, sizeof(limit)));
 		return -ENOSPC;
 	}
 	region = start_region(pool, acq->size, acq->policy, acq->page_shift, NULL, &r, text,
@@ -899,11 +898,11 @@ void pool_format_status(const struct pool *pool, char *buf, size_t len)
 	snprintf(buf, len,
 		 "warm %" PRIu64 " (%s), leased %" PRIu64 " (%s), reserving %" PRIu64
 		 " (%s); %s of %s held",
-		 warm.n_regions, region_format_size(warm.bytes, w, sizeof(w)), leased.n_regions,
-		 region_format_size(leased.bytes, l, sizeof(l)), creating.n_regions,
-		 region_format_size(creating.bytes, c, sizeof(c)),
-		 region_format_size(pool->total_bytes, t, sizeof(t)),
-		 region_format_size(pool->total_limit, lim, sizeof(lim)));
+		 warm.n_regions, size_format_iec(warm.bytes, w, sizeof(w)), leased.n_regions,
+		 size_format_iec(leased.bytes, l, sizeof(l)), creating.n_regions,
+		 size_format_iec(creating.bytes, c, sizeof(c)),
+		 size_format_iec(pool->total_bytes, t, sizeof(t)),
+		 size_format_iec(pool->total_limit, lim, sizeof(lim)));
 }
 
 void pool_log_state(const struct pool *pool)
@@ -917,8 +916,8 @@ void pool_log_state(const struct pool *pool)
 
 		log_notice("class %s: %u of %u warm, %u being made, %u waiting, %" PRIu64
 			   " handed out%s",
-			   region_format_size(class->size, a, sizeof(a)), class->n_warm,
-			   class->target, class->n_creating, class->n_waiters, class->n_handed_out,
+			   size_format_iec(class->size, a, sizeof(a)), class->n_warm, class->target,
+			   class->n_creating, class->n_waiters, class->n_handed_out,
 			   class->failing ? ", failing" : "");
 	}
 	for (s = REGION_CREATING; s < POOL_N_STATES; s++) {
@@ -929,12 +928,12 @@ void pool_log_state(const struct pool *pool)
 				continue;
 			log_notice("%s %s: %" PRIu64 " regions, %s", pool_state_name(s),
 				   pool_kind_name(k), c->n_regions,
-				   region_format_size(c->bytes, a, sizeof(a)));
+				   size_format_iec(c->bytes, a, sizeof(a)));
 		}
 	}
 	log_notice("total %s of %s held; made %" PRIu64 ", failed %" PRIu64 ", fell back %" PRIu64
 		   ", leased %" PRIu64 ", dropped %" PRIu64,
-		   region_format_size(pool->total_bytes, a, sizeof(a)),
-		   region_format_size(pool->total_limit, b, sizeof(b)), pool->n_created,
+		   size_format_iec(pool->total_bytes, a, sizeof(a)),
+		   size_format_iec(pool->total_limit, b, sizeof(b)), pool->n_created,
 		   pool->n_create_failed, pool->n_fallbacks, pool->n_leased, pool->n_dropped);
 }

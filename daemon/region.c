@@ -14,52 +14,15 @@
 
 #include "log.h"
 #include "region.h"
+#include "common/backing.h"
+#include "common/clock.h"
+#include "common/size.h"
+#include "common/sysfs.h"
 
 #define THP_SYSFS "/sys/kernel/mm/transparent_hugepage"
 
 static void region_fail(struct region *region, int err);
 static void region_fallback(struct region *region, int err);
-
-const char *region_format_size(uint64_t bytes, char *buf, size_t len)
-{
-	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
-	int i;
-
-	for (i = 3; i >= 0; i--) {
-		uint64_t unit = UINT64_C(1) << (10 * (i + 1));
-
-		if (bytes < unit)
-			continue;
-		if (bytes % unit == 0)
-			snprintf(buf, len, "%" PRIu64 " %s", bytes / unit, units[i]);
-		else
-			snprintf(buf, len, "%.1f %s", (double)bytes / (double)unit, units[i]);
-		return buf;
-	}
-	snprintf(buf, len, "%" PRIu64 " B", bytes);
-	return buf;
-}
-
-const char *region_backing_name(uint32_t backing, uint32_t page_shift)
-{
-	switch (backing) {
-	case BHC_ARENA_BACKING_HUGETLB:
-		return page_shift == 30 ? "hugetlb-1G" : "hugetlb-2M";
-	case BHC_ARENA_BACKING_THP:
-		return "thp";
-	case BHC_ARENA_BACKING_SMALL:
-		return "small";
-	}
-	return "none";
-}
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* The word in [brackets] of a sysfs choice file such as shmem_enabled. */
 static int read_choice(const char *path, char *buf, size_t len)
@@ -115,46 +78,13 @@ bool region_shmem_thp(void)
 	       strcmp(top, "force") == 0;
 }
 
-/* A counter of the hugepage pool of 1 << @shift bytes (free_hugepages, ...), or -1. */
-static long hugepages_read(uint32_t shift, const char *name)
-{
-	char path[128];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%lukB/%s",
-		 (1ul << shift) >> 10, name);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
 long region_hugepages_free(uint32_t shift)
 {
-	return hugepages_read(shift, "free_hugepages");
+	return hugetlb_read(shift, "free_hugepages");
 }
 
 /*
- * Pages a new file can get now: free and not reserved by someone's mapping.
- * -1 when unknown, or when overcommit lets the kernel add surplus pages.
- */
-static long hugepages_available(uint32_t shift)
-{
-	long n_free = hugepages_read(shift, "free_hugepages");
-	long n_resv = hugepages_read(shift, "resv_hugepages");
-	long n_over = hugepages_read(shift, "nr_overcommit_hugepages");
-
-	if (n_free < 0 || n_resv < 0 || n_over != 0)
-		return -1;
-	return n_free > n_resv ? n_free - n_resv : 0;
-}
-
-/*
- * hugepages_available() as start_hugetlb() sees it: read again at most every
+ * hugetlb_available() as start_hugetlb() sees it: read again at most every
  * AVAIL_CACHE_MS (three sysfs files are a dozen system calls, a fifth of
  * the loop's work per region when small regions are made in a stream) and
  * debited in between by the pages each new region takes. A region that
@@ -168,24 +98,16 @@ static struct {
 	long avail; /* pages, -1 if unknown */
 } avail_cache;
 
-static uint64_t monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Pages of 1 << @shift a new file can get, for @need of them; -1 when unknown. */
 static long hugepages_available_cached(uint32_t shift, uint64_t need)
 {
-	uint64_t now = monotonic_ms();
+	uint64_t now = clock_monotonic_ms();
 
 	if (avail_cache.shift != shift || now - avail_cache.read_ms >= AVAIL_CACHE_MS ||
 	    (avail_cache.avail >= 0 && (uint64_t)avail_cache.avail < need)) {
 		avail_cache.shift = shift;
 		avail_cache.read_ms = now;
-		avail_cache.avail = hugepages_available(shift);
+		avail_cache.avail = hugetlb_available(shift);
 	}
 	return avail_cache.avail;
 }
@@ -282,7 +204,7 @@ static void finish(struct region *region)
 	 * to a whole 1 GiB page, and the unmap would interrupt the workers to
 	 * flush their TLBs.
 	 */
-	region->created_ns = realtime_ns();
+	region->created_ns = clock_realtime_ns();
 	if (fcntl(region->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		r = -errno;
 		snprintf(region->error, sizeof(region->error), "cannot seal the region: %s",
@@ -307,7 +229,7 @@ static void shmem_done(struct uring_op *op, int res)
 	if (res < 0) {
 		snprintf(region->error, sizeof(region->error),
 			 "cannot reserve a %s shared-memory region: %s",
-			 region_format_size(region->size, size, sizeof(size)), strerror(-res));
+			 size_format_iec(region->size, size, sizeof(size)), strerror(-res));
 		region_fail(region, res == -ENOSPC ? -ENOMEM : res);
 		return;
 	}
@@ -317,13 +239,13 @@ static void shmem_done(struct uring_op *op, int res)
 static void hugetlb_short(struct region *region)
 {
 	char page[16], size[16];
-	long n_free = hugepages_available(region->want_shift);
+	long n_free = hugetlb_available(region->want_shift);
 
 	if (n_free < 0)
 		n_free = region_hugepages_free(region->want_shift);
 
-	region_format_size(UINT64_C(1) << region->want_shift, page, sizeof(page));
-	region_format_size(region->size, size, sizeof(size));
+	size_format_iec(UINT64_C(1) << region->want_shift, page, sizeof(page));
+	size_format_iec(region->size, size, sizeof(size));
 	if (region->want_shift == default_huge_shift())
 		snprintf(region->error, sizeof(region->error),
 			 "no free %s hugepages for a %s region: raise vm.nr_hugepages "
@@ -365,7 +287,7 @@ static int start_shmem(struct region *region, struct uring *uring)
 	if (r < 0) {
 		snprintf(region->error, sizeof(region->error),
 			 "cannot create a %s shared-memory file: %s",
-			 region_format_size(region->size, size, sizeof(size)), strerror(-r));
+			 size_format_iec(region->size, size, sizeof(size)), strerror(-r));
 		return r;
 	}
 	if (region_shmem_thp()) {
@@ -417,7 +339,7 @@ static int start_hugetlb(struct region *region, struct uring *uring)
 		avail_cache.avail -= (long)need;
 	r = open_memfd(region, true);
 	if (r < 0) {
-		region_format_size(UINT64_C(1) << region->want_shift, page, sizeof(page));
+		size_format_iec(UINT64_C(1) << region->want_shift, page, sizeof(page));
 		if (r == -EINVAL)
 			snprintf(region->error, sizeof(region->error),
 				 "this kernel has no %s hugepages", page);

@@ -115,16 +115,10 @@ void region_close(struct region *region);
  */
 int region_read_usage(const struct region *region, struct region_usage *usage);
 
-/** region_backing_name() - "hugetlb-2M", "hugetlb-1G", "thp" or "small". */
-const char *region_backing_name(uint32_t backing, uint32_t page_shift);
-
 /** region_shmem_thp() - whether shmem files get transparent hugepages now. */
 bool region_shmem_thp(void);
 
 /** region_hugepages_free() - free hugepages of 1 << @shift bytes, or -1. */
 long region_hugepages_free(uint32_t shift);
-
-/** region_format_size() - "64 MiB", "1 GiB", "1.5 GiB", "4096 B" into @buf. */
-const char *region_format_size(uint64_t bytes, char *buf, size_t len);
 
 #endif

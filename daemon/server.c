@@ -14,12 +14,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "log.h"
 #include "peer.h"
 #include "proto.h"
 #include "sd.h"
 #include "server.h"
 #include "user.h"
+#include "common/size.h"
+#include "common/backing.h"
 
 /* At most one STATUS= per this many milliseconds. */
 #define STATUS_INTERVAL_MS 1000
@@ -203,7 +206,7 @@ static void on_pool_ready(struct pool *pool)
 		return;
 	server->ready = true;
 	log_notice("ready: %" PRIu64 " warm regions (%s) in %.2f s; serving %s", warm.n_regions,
-		   region_format_size(warm.bytes, size, sizeof(size)),
+		   size_format_iec(warm.bytes, size, sizeof(size)),
 		   (double)(uv_now(server->loop) - pool->start_ms) / 1000.0, server->socket_path);
 	pool_format_status(pool, status, sizeof(status));
 	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%s; %u clients", status, server->n_peers);
@@ -673,7 +676,6 @@ int server_new(uv_loop_t *loop, struct config *cfg, const struct config_source *
 	       struct server **serverp)
 {
 	struct server *server;
-	struct timespec ts;
 
 	server = calloc(1, sizeof(*server));
 	if (!server)
@@ -684,8 +686,7 @@ int server_new(uv_loop_t *loop, struct config *cfg, const struct config_source *
 	server->listen_fd = -1;
 	list_init(&server->peers);
 	list_init(&server->users);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	server->start_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	server->start_ns = clock_realtime_ns();
 	*serverp = server;
 	return 0;
 }
@@ -723,8 +724,8 @@ void server_log_state(struct server *server)
 		}
 		log_notice("%s: %" PRIu64 " leases, %s, %s in use%s%s",
 			   peer_describe(peer, desc, sizeof(desc)), n_leases,
-			   region_format_size(peer->bytes, size, sizeof(size)),
-			   region_format_size(in_use, used, sizeof(used)),
+			   size_format_iec(peer->bytes, size, sizeof(size)),
+			   size_format_iec(in_use, used, sizeof(used)),
 			   peer->admin ? ", admin" : "",
 			   peer->acquire.pending ? ", acquiring" : "");
 		list_for_each(rpos, &peer->leases) {
@@ -735,9 +736,9 @@ void server_log_state(struct server *server)
 				continue;
 			log_info("  region %" PRIu64 ": %s %s, used %" PRIu64 " high-water %" PRIu64
 				 " allocs %" PRIu64 " resets %" PRIu64 "%s",
-				 region->id, region_format_size(region->size, size, sizeof(size)),
-				 region_backing_name(region->backing, region->page_shift),
-				 usage.used, usage.high_water, usage.n_allocs, usage.n_resets,
+				 region->id, size_format_iec(region->size, size, sizeof(size)),
+				 backing_name(region->backing, region->page_shift), usage.used,
+				 usage.high_water, usage.n_allocs, usage.n_resets,
 				 usage.header_valid ? "" : " (header damaged)");
 		}
 	}
@@ -746,7 +747,7 @@ void server_log_state(struct server *server)
 
 		log_notice("uid %u: %u connections, %" PRIu64 " regions, %s",
 			   (unsigned int)user->uid, user->n_peers, user->n_regions,
-			   region_format_size(user->bytes, size, sizeof(size)));
+			   size_format_iec(user->bytes, size, sizeof(size)));
 	}
 	pool_log_state(&server->pool);
 }

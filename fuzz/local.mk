@@ -13,7 +13,7 @@ FUZZ_SAN = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
 	-Wno-sign-compare -Wno-missing-field-initializers $(FUZZ_SAN)
 FUZZ_CPPFLAGS = -include $(top_builddir)/config.h -I$(top_srcdir)/include \
-	-I$(top_srcdir)/daemon -D_GNU_SOURCE
+	-I$(top_srcdir) -I$(top_srcdir)/daemon -D_GNU_SOURCE
 FUZZ_TARGETS = fuzz/fuzz-proto fuzz/fuzz-config fuzz/fuzz-admin
 
 # Every daemon source but main.c: admin.c refers to the rest of the daemon.
@@ -21,7 +21,9 @@ fuzz_daemon_srcs = \
 	$(srcdir)/daemon/admin.c $(srcdir)/daemon/config.c $(srcdir)/daemon/log.c \
 	$(srcdir)/daemon/peer.c $(srcdir)/daemon/pool.c $(srcdir)/daemon/proto.c \
 	$(srcdir)/daemon/region.c $(srcdir)/daemon/server.c $(srcdir)/daemon/uring.c \
-	$(srcdir)/daemon/user.c
+	$(srcdir)/daemon/user.c $(fuzz_common_srcs)
+# What the daemon takes from common/.
+fuzz_common_srcs = $(srcdir)/common/backing.c $(srcdir)/common/size.c $(srcdir)/common/sysfs.c
 fuzz_daemon_hdrs = \
 	$(srcdir)/daemon/admin.h $(srcdir)/daemon/config.h $(srcdir)/daemon/list.h \
 	$(srcdir)/daemon/log.h $(srcdir)/daemon/peer.h $(srcdir)/daemon/pool.h \
@@ -32,13 +34,14 @@ fuzz_daemon_hdrs = \
 fuzz/fuzz-proto: $(srcdir)/fuzz/fuzz-proto.c $(srcdir)/daemon/proto.c $(fuzz_daemon_hdrs) config.h
 	@$(MKDIR_P) fuzz
 	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ \
-		$(srcdir)/fuzz/fuzz-proto.c $(srcdir)/daemon/proto.c
+		$(srcdir)/fuzz/fuzz-proto.c $(srcdir)/daemon/proto.c $(fuzz_common_srcs)
 
 fuzz/fuzz-config: $(srcdir)/fuzz/fuzz-config.c $(srcdir)/daemon/config.c \
 		$(srcdir)/daemon/log.c $(fuzz_daemon_hdrs) config.h
 	@$(MKDIR_P) fuzz
 	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(INIH_CFLAGS) $(FUZZ_CFLAGS) -o $@ \
 		$(srcdir)/fuzz/fuzz-config.c $(srcdir)/daemon/config.c $(srcdir)/daemon/log.c \
+		$(fuzz_common_srcs) \
 		$(INIH_LIBS)
 
 fuzz/fuzz-admin: $(srcdir)/fuzz/fuzz-admin.c $(fuzz_daemon_srcs) $(fuzz_daemon_hdrs) config.h

@@ -16,6 +16,7 @@
 
 #include "../ctl/arenactl.h"
 #include "tap.h"
+#include "common/size.h"
 
 START_TEST(test_fmt_size)
 {
@@ -55,23 +56,23 @@ START_TEST(test_parse_size)
 {
 	uint64_t v;
 
-	ck_assert_int_eq(ctl_parse_size("4096", &v), 0);
+	ck_assert_int_eq(size_parse("4096", &v), 0);
 	ck_assert_uint_eq(v, 4096);
-	ck_assert_int_eq(ctl_parse_size("16M", &v), 0);
+	ck_assert_int_eq(size_parse("16M", &v), 0);
 	ck_assert_uint_eq(v, 16u << 20);
-	ck_assert_int_eq(ctl_parse_size("16MiB", &v), 0);
+	ck_assert_int_eq(size_parse("16MiB", &v), 0);
 	ck_assert_uint_eq(v, 16u << 20);
-	ck_assert_int_eq(ctl_parse_size("4g", &v), 0);
+	ck_assert_int_eq(size_parse("4g", &v), 0);
 	ck_assert_uint_eq(v, 4ull << 30);
-	ck_assert_int_eq(ctl_parse_size("2T", &v), 0);
+	ck_assert_int_eq(size_parse("2T", &v), 0);
 	ck_assert_uint_eq(v, 2ull << 40);
-	ck_assert_int_eq(ctl_parse_size("", &v), -EINVAL);
-	ck_assert_int_eq(ctl_parse_size("-1", &v), -EINVAL);
-	ck_assert_int_eq(ctl_parse_size("16X", &v), -EINVAL);
-	ck_assert_int_eq(ctl_parse_size("16Mx", &v), -EINVAL);
-	ck_assert_int_eq(ctl_parse_size("1.5G", &v), -EINVAL);
-	ck_assert_int_eq(ctl_parse_size("99999999999999999999", &v), -ERANGE);
-	ck_assert_int_eq(ctl_parse_size("17179869184G", &v), -ERANGE);
+	ck_assert_int_eq(size_parse("", &v), -EINVAL);
+	ck_assert_int_eq(size_parse("-1", &v), -EINVAL);
+	ck_assert_int_eq(size_parse("16X", &v), -EINVAL);
+	ck_assert_int_eq(size_parse("16Mx", &v), -EINVAL);
+	ck_assert_int_eq(size_parse("1.5G", &v), -EINVAL);
+	ck_assert_int_eq(size_parse("99999999999999999999", &v), -ERANGE);
+	ck_assert_int_eq(size_parse("17179869184G", &v), -ERANGE);
 }
 END_TEST
 

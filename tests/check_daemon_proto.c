@@ -16,6 +16,7 @@
 #include "../daemon/config.h"
 #include "../daemon/proto.h"
 #include "tap.h"
+#include "common/size.h"
 
 static void hdr(struct bhc_arena_msg_hdr *h, uint16_t type, uint32_t length, uint32_t seq)
 {
@@ -343,15 +344,15 @@ START_TEST(test_config_sizes)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(good); i++) {
-		ck_assert_msg(config_parse_size(good[i].s, &v) == 0, "%s", good[i].s);
+		ck_assert_msg(size_parse(good[i].s, &v) == 0, "%s", good[i].s);
 		ck_assert_uint_eq(v, good[i].v);
 	}
 	for (i = 0; i < ARRAY_SIZE(bad); i++)
-		ck_assert_msg(config_parse_size(bad[i], &v) < 0, "'%s' accepted", bad[i]);
-	ck_assert_str_eq(config_format_size(16ull << 20, buf, sizeof(buf)), "16M");
-	ck_assert_str_eq(config_format_size(3ull << 30, buf, sizeof(buf)), "3G");
-	ck_assert_str_eq(config_format_size(1536ull << 20, buf, sizeof(buf)), "1536M");
-	ck_assert_str_eq(config_format_size(4097, buf, sizeof(buf)), "4097");
+		ck_assert_msg(size_parse(bad[i], &v) < 0, "'%s' accepted", bad[i]);
+	ck_assert_str_eq(size_format_exact(16ull << 20, buf, sizeof(buf)), "16M");
+	ck_assert_str_eq(size_format_exact(3ull << 30, buf, sizeof(buf)), "3G");
+	ck_assert_str_eq(size_format_exact(1536ull << 20, buf, sizeof(buf)), "1536M");
+	ck_assert_str_eq(size_format_exact(4097, buf, sizeof(buf)), "4097");
 }
 END_TEST
 

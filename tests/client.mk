@@ -57,7 +57,9 @@ arena_tsan_lib_srcs = \
 	$(srcdir)/client/source-daemon.c \
 	$(srcdir)/client/source-local.c \
 	$(srcdir)/client/thread.c \
-	$(srcdir)/client/util.c
+	$(srcdir)/common/backing.c \
+	$(srcdir)/common/size.c \
+	$(srcdir)/common/sysfs.c
 arena_tsan_srcs = \
 	$(srcdir)/tests/check_arena_threads.c \
 	$(srcdir)/tests/tap.c \

@@ -3,7 +3,7 @@ check_LTLIBRARIES += tests/libbhc-test.la
 tests_libbhc_test_la_SOURCES = tests/tap.c tests/tap.h tests/util-hugepages.c tests/util-hugepages.h \
 	tests/util-pattern.h
 tests_libbhc_test_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_libbhc_test_la_LIBADD = $(CHECK_LIBS)
+tests_libbhc_test_la_LIBADD = common/libbhc-common.la $(CHECK_LIBS)
 
 include tests/client.mk
 include tests/daemon.mk
