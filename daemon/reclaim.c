@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+
+#include "log.h"
+#include "peer.h"
+#include "proto.h"
+#include "reclaim.h"
+#include "region.h"
+#include "server.h"
+
+/* Bytes of @peer's leases whose headers say kept; reads each header once. */
+static uint64_t kept_bytes(const struct peer *peer)
+{
+	struct list_head *pos;
+	uint64_t bytes = 0;
+
+	list_for_each(pos, &peer->leases) {
+		const struct region *region = list_entry(pos, struct region, link);
+		struct region_usage u;
+
+		if (region_read_usage(region, &u) == 0 && u.kept)
+			bytes += region->size;
+	}
+	return bytes;
+}
+
+unsigned int reclaim_ask(struct server *server, uint64_t bytes)
+{
+	uint64_t now = uv_now(server->loop), kept;
+	struct bhc_arena_msg_reclaim m;
+	struct list_head *pos, *n;
+	unsigned int asked = 0;
+	char desc[160], a[32], b[32];
+
+	server->n_reclaim_short++;
+	list_for_each_safe(pos, n, &server->peers) {
+		struct peer *peer = list_entry(pos, struct peer, link);
+
+		if (!peer->said_hello || peer->admin || peer->closing || peer->hung_up ||
+		    list_empty(&peer->leases))
+			continue;
+		if (peer->reclaim_checked_ms &&
+		    now - peer->reclaim_checked_ms < RECLAIM_INTERVAL_MS)
+			continue;
+		peer->reclaim_checked_ms = now;
+		kept = kept_bytes(peer);
+		if (!kept)
+			continue;
+		proto_encode_reclaim(&m, bytes);
+		log_debug("%s keeps %s: RECLAIM %s", peer_describe(peer, desc, sizeof(desc)),
+			  region_format_size(kept, a, sizeof(a)),
+			  region_format_size(bytes, b, sizeof(b)));
+		/* may close the peer (and unlink it): list_for_each_safe */
+		if (peer_send(peer, &m, sizeof(m), -1) < 0)
+			continue;
+		peer->n_reclaims++;
+		server->n_reclaims++;
+		asked++;
+	}
+	return asked;
+}

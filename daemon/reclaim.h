@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Asking clients for the regions they keep (RECLAIM).
+ *
+ * A client that keeps regions for reuse marks them BHC_ARENA_REGION_KEPT in
+ * the region header's state. When the pool is short (an acquire found its
+ * size class dry and no region could be made: [limits] total reached, or
+ * too few hugepages), the pool calls reclaim_ask(): every client with a
+ * kept region, as region_read_usage() reads its leases' headers, is sent
+ * RECLAIM through its ordinary send path; it answers by RELEASEing kept
+ * regions. A client whose headers say nothing is kept is never sent one:
+ * clients that predate RECLAIM never see it.
+ *
+ * Each peer's headers are read at most once per RECLAIM_INTERVAL_MS,
+ * however often the pool is short, so that a stream of failing acquires
+ * cannot make the loop read headers without end.
+ */
+#ifndef BHC_DAEMON_RECLAIM_H
+#define BHC_DAEMON_RECLAIM_H
+
+#include <stdint.h>
+
+struct server;
+
+#define RECLAIM_INTERVAL_MS 100
+
+/**
+ * reclaim_ask() - the pool is short of @bytes: send RECLAIM for @bytes to
+ * every client (rate-limited per client) that keeps a region. Returns the
+ * number of clients asked.
+ */
+unsigned int reclaim_ask(struct server *server, uint64_t bytes);
+
+#endif
