@@ -15,7 +15,8 @@ DAEMON_TESTS = \
 	tests/check_daemon_proto \
 	tests/check_daemon \
 	tests/check_daemon_regions \
-	tests/check_daemon_cli
+	tests/check_daemon_cli \
+	tests/check_daemon_kept
 check_PROGRAMS += $(DAEMON_TESTS)
 TESTS += $(DAEMON_TESTS)
 
@@ -37,3 +38,7 @@ tests_check_daemon_regions_LDADD = $(DAEMON_TEST_LIBS)
 tests_check_daemon_cli_SOURCES = tests/check_daemon_cli.c
 tests_check_daemon_cli_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_daemon_cli_LDADD = $(DAEMON_TEST_LIBS)
+
+tests_check_daemon_kept_SOURCES = tests/check_daemon_kept.c
+tests_check_daemon_kept_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS)
+tests_check_daemon_kept_LDADD = $(DAEMON_TEST_LIBS) $(JSONC_LIBS)
