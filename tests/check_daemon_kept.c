@@ -63,8 +63,8 @@ static void hold(int sock, uint64_t size, struct held *h)
 	struct bhc_arena_region_live *live;
 	uint64_t base, top;
 
-	ck_assert_int_eq(bhc_test_acquire(sock, size, BHC_ARENA_ACQ_NO_HUGE, 0, &h->g, &h->fd, NULL),
-			 0);
+	ck_assert_int_eq(
+		bhc_test_acquire(sock, size, BHC_ARENA_ACQ_NO_HUGE, 0, &h->g, &h->fd, NULL), 0);
 	h->map = mmap(NULL, h->g.size, PROT_READ | PROT_WRITE, MAP_SHARED, h->fd, 0);
 	ck_assert_ptr_ne(h->map, MAP_FAILED);
 	info = (void *)h->map;
@@ -153,7 +153,8 @@ static struct json_object *at(struct json_object *o, const char *path)
 
 	while (o && *path) {
 		dot = strchr(path, '.');
-		snprintf(key, sizeof(key), "%.*s", dot ? (int)(dot - path) : (int)strlen(path), path);
+		snprintf(key, sizeof(key), "%.*s", dot ? (int)(dot - path) : (int)strlen(path),
+			 path);
 		if (!json_object_object_get_ex(o, key, &o))
 			return NULL;
 		path = dot ? dot + 1 : "";
@@ -197,6 +198,67 @@ static struct json_object *row(struct json_object *o, const char *path, uint64_t
 	return NULL;
 }
 
+/* bhc-arenactl --socket ... @cmd: its stdout (malloc'd); it must exit 0. */
+static char *ctl(const char *cmd)
+{
+	char line[512], *out = NULL;
+	size_t len = 0, n;
+	FILE *p;
+
+	ck_assert_ptr_nonnull(getenv("BHC_ARENACTL"));
+	snprintf(line, sizeof(line), "COLUMNS=200 '%s' --socket '%s' %s", getenv("BHC_ARENACTL"),
+		 d.socket, cmd);
+	p = popen(line, "r");
+	ck_assert_ptr_nonnull(p);
+	do {
+		out = realloc(out, len + 4097);
+		ck_assert_ptr_nonnull(out);
+		n = fread(out + len, 1, 4096, p);
+		len += n;
+	} while (n > 0);
+	out[len] = '\0';
+	ck_assert_msg(pclose(p) == 0, "bhc-arenactl %s failed: %s", cmd, out);
+	return out;
+}
+
+/* The line of @text that contains @needle (into @buf), or "" if none. */
+static const char *line_with(const char *text, const char *needle, char *buf, size_t len)
+{
+	const char *at = strstr(text, needle), *start, *end;
+
+	buf[0] = '\0';
+	if (!at)
+		return buf;
+	for (start = at; start > text && start[-1] != '\n'; start--)
+		;
+	end = strchr(at, '\n');
+	snprintf(buf, len, "%.*s", (int)(end ? end - start : (long)strlen(start)), start);
+	return buf;
+}
+
+/* The STATE of region @id in a `regions` table (the words after its id), or "". */
+static const char *region_state(const char *table, uint64_t id, char *buf, size_t len)
+{
+	const char *l = table;
+	char first[32], second[32], third[32];
+
+	buf[0] = '\0';
+	while (l && *l) {
+		if (sscanf(l, "%31s %31s %31s", first, second, third) == 3 &&
+		    strtoull(first, NULL, 10) == id &&
+		    strspn(first, "0123456789") == strlen(first)) {
+			if (!strcmp(second, "in"))
+				snprintf(buf, len, "%s %s", second, third);
+			else
+				snprintf(buf, len, "%s", second);
+			return buf;
+		}
+		l = strchr(l, '\n');
+		l = l ? l + 1 : NULL;
+	}
+	return buf;
+}
+
 /* --- state in the admin JSON ---------------------------------------------------------- */
 
 static const char kept_config[] = "[pool]\n"
@@ -209,6 +271,7 @@ START_TEST(test_state_reported)
 {
 	struct bhc_arena_msg_welcome w;
 	struct json_object *j, *r, *v;
+	char *out, buf[512];
 	struct held a, b;
 	uint64_t id;
 	int sock;
@@ -254,6 +317,25 @@ START_TEST(test_state_reported)
 	ck_assert_uint_eq(num(r, "kept.regions"), 1);
 	ck_assert_uint_eq(num(r, "kept.bytes"), 4 * MiB);
 	json_object_put(j);
+
+	/* and in bhc-arenactl: a state column, kept totals, a metric */
+	out = ctl("regions");
+	ck_assert_str_eq(region_state(out, a.g.region_id, buf, sizeof(buf)), "kept");
+	ck_assert_str_eq(region_state(out, b.g.region_id, buf, sizeof(buf)), "in use");
+	free(out);
+	out = ctl("status");
+	ck_assert_msg(*line_with(out, "  kept      4M of 12M leased", buf, sizeof(buf)),
+		      "no kept line in:\n%s", out);
+	free(out);
+	out = ctl("clients");
+	ck_assert_ptr_nonnull(strstr(line_with(out, "COMMAND", buf, sizeof(buf)), "KEPT"));
+	free(out);
+	out = ctl("metrics");
+	ck_assert_msg(strstr(out, "\nbhc_arena_kept_bytes 4194304\n"), "no kept bytes in:\n%s",
+		      out);
+	ck_assert_msg(strstr(out, "\nbhc_arena_tag_kept_bytes{tag=\"keeper\"} 4194304\n"),
+		      "no kept bytes of the tag in:\n%s", out);
+	free(out);
 
 	/* a state that is neither: not believed, in use and clamped */
 	state_of(&a)->use = 7;
