@@ -183,11 +183,14 @@ static void update_goal(struct pool *pool, struct pool_class *class, uint64_t no
 		class->goal = (unsigned int)(d + 0.5);
 }
 
-/* The pool is short of @bytes for an acquire: let the server ask for kept regions. */
-static void short_of(struct pool *pool, uint64_t bytes)
+/*
+ * The pool is short of @bytes for an acquire, of any memory (@huge_shift 0)
+ * or of hugepages of 1 << @huge_shift: let the server ask for kept regions.
+ */
+static void short_of(struct pool *pool, uint64_t bytes, uint32_t huge_shift)
 {
 	if (pool->on_short && !pool->stopping)
-		pool->on_short(pool, bytes);
+		pool->on_short(pool, bytes, huge_shift);
 }
 
 static void class_maybe_free(struct pool_class *class)
@@ -438,6 +441,7 @@ static void region_created(struct region *region, int err)
 	struct pool_acquire *acq = region->acquire;
 	char text[BHC_ARENA_ERROR_TEXT_MAX];
 	uint64_t region_size;
+	uint32_t huge_shift;
 
 	if (class)
 		class->n_creating--;
@@ -447,11 +451,10 @@ static void region_created(struct region *region, int err)
 		pool->n_create_failed++;
 		snprintf(text, sizeof(text), "%s", region->error);
 		region_size = region->size;
+		huge_shift = region->backing == BHC_ARENA_BACKING_HUGETLB ? region->page_shift : 0;
 		free_region(pool, region);
-		if (acq || (class && class->n_waiters > class->n_creating)) {
-			if (err == -ENOMEM)
-				short_of(pool, region_size);
-		}
+		if (err == -ENOMEM && (acq || (class && class->n_waiters > class->n_creating)))
+			short_of(pool, region_size, huge_shift);
 		if (acq)
 			complete(acq, NULL, err, text);
 		else if (class && !pool->stopping)
@@ -465,7 +468,7 @@ static void region_created(struct region *region, int err)
 		log_fallback(pool, region);
 		/* hugepages short: an acquire gets a weaker region than it could */
 		if (acq || (class && class->n_waiters))
-			short_of(pool, region->size);
+			short_of(pool, region->size, region->want_shift);
 	}
 	if (pool->stopping) {
 		free_region(pool, region);
@@ -837,7 +840,7 @@ static int acquire_try(struct pool *pool, struct pool_acquire *acq, struct regio
 		return -EINPROGRESS;
 	}
 	if (pool->total_bytes + acq->size > pool->total_limit) {
-		short_of(pool, pool->total_bytes + acq->size - pool->total_limit);
+		short_of(pool, pool->total_bytes + acq->size - pool->total_limit, 0);
 		proto_set_error(err, ENOSPC, BHC_ARENA_MSG_ACQUIRE, 0, false,
 				"pool limit reached: %s of %s held ([limits] total)",
 				region_format_size(pool->total_bytes, held, sizeof(held)),
@@ -848,7 +851,8 @@ static int acquire_try(struct pool *pool, struct pool_acquire *acq, struct regio
 			      sizeof(text));
 	if (!region) {
 		if (r == -ENOMEM)
-			short_of(pool, acq->size);
+			short_of(pool, acq->size,
+				 acq->policy == BHC_ARENA_HUGEPAGES_REQUIRE ? acq->page_shift : 0);
 		proto_set_error(err, -r, BHC_ARENA_MSG_ACQUIRE, 0, false, "%s", text);
 		return r;
 	}

@@ -140,10 +140,11 @@ struct pool {
 	/*
 	 * An acquire found its class dry and no region could be made for it,
 	 * or only a weaker one ([limits] total reached, hugepages short):
-	 * @bytes more would have served it. The server asks clients for the
+	 * @bytes more would have served it, of any memory (@huge_shift 0) or
+	 * of hugepages of 1 << @huge_shift. The server asks clients for the
 	 * regions they keep (reclaim.c). Optional.
 	 */
-	void (*on_short)(struct pool *pool, uint64_t bytes);
+	void (*on_short)(struct pool *pool, uint64_t bytes, uint32_t huge_shift);
 	void (*on_ready)(struct pool *pool); /* initial reservation settled */
 	void (*on_stopped)(struct pool *pool);
 };

@@ -8,8 +8,8 @@
 #include "region.h"
 #include "server.h"
 
-/* Bytes of @peer's leases whose headers say kept; reads each header once. */
-static uint64_t kept_bytes(const struct peer *peer)
+/* Bytes of @peer's leases of the kind wanted whose headers say kept; one pread each. */
+static uint64_t kept_bytes(const struct peer *peer, uint32_t huge_shift)
 {
 	struct list_head *pos;
 	uint64_t bytes = 0;
@@ -18,13 +18,16 @@ static uint64_t kept_bytes(const struct peer *peer)
 		const struct region *region = list_entry(pos, struct region, link);
 		struct region_usage u;
 
+		if (huge_shift && (region->backing != BHC_ARENA_BACKING_HUGETLB ||
+				   region->page_shift != huge_shift))
+			continue;
 		if (region_read_usage(region, &u) == 0 && u.kept)
 			bytes += region->size;
 	}
 	return bytes;
 }
 
-unsigned int reclaim_ask(struct server *server, uint64_t bytes)
+unsigned int reclaim_ask(struct server *server, uint64_t bytes, uint32_t huge_shift)
 {
 	uint64_t now = uv_now(server->loop), kept;
 	struct bhc_arena_msg_reclaim m;
@@ -43,7 +46,7 @@ unsigned int reclaim_ask(struct server *server, uint64_t bytes)
 		    now - peer->reclaim_checked_ms < RECLAIM_INTERVAL_MS)
 			continue;
 		peer->reclaim_checked_ms = now;
-		kept = kept_bytes(peer);
+		kept = kept_bytes(peer, huge_shift);
 		if (!kept)
 			continue;
 		proto_encode_reclaim(&m, bytes);

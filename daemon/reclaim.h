@@ -26,9 +26,12 @@ struct server;
 
 /**
  * reclaim_ask() - the pool is short of @bytes: send RECLAIM for @bytes to
- * every client (rate-limited per client) that keeps a region. Returns the
- * number of clients asked.
+ * every client (rate-limited per client) that keeps a region that would
+ * help: any region when @huge_shift is 0 (room under [limits] total, or
+ * memory), else only hugetlb regions of pages of 1 << @huge_shift (a
+ * client that keeps only shared-memory regions is not asked when it is
+ * hugepages that are short). Returns the number of clients asked.
  */
-unsigned int reclaim_ask(struct server *server, uint64_t bytes);
+unsigned int reclaim_ask(struct server *server, uint64_t bytes, uint32_t huge_shift);
 
 #endif

@@ -580,9 +580,9 @@ static int start_signal(struct server *server, uv_signal_t *sig, int signum)
 }
 
 /* The pool is short: ask the clients that keep regions for them. */
-static void on_pool_short(struct pool *pool, uint64_t bytes)
+static void on_pool_short(struct pool *pool, uint64_t bytes, uint32_t huge_shift)
 {
-	reclaim_ask(container_of(pool, struct server, pool), bytes);
+	reclaim_ask(container_of(pool, struct server, pool), bytes, huge_shift);
 }
 
 int server_start(struct server *server)

@@ -26,6 +26,7 @@
 
 #include "tap.h"
 #include "util-daemon.h"
+#include "util-hugepages.h"
 
 #define MiB (UINT64_C(1) << 20)
 
@@ -57,14 +58,13 @@ static int client(const char *tag)
 	return fd;
 }
 
-static void hold(int sock, uint64_t size, struct held *h)
+static void hold_flags(int sock, uint64_t size, uint32_t flags, struct held *h)
 {
 	struct bhc_arena_region_info *info;
 	struct bhc_arena_region_live *live;
 	uint64_t base, top;
 
-	ck_assert_int_eq(
-		bhc_test_acquire(sock, size, BHC_ARENA_ACQ_NO_HUGE, 0, &h->g, &h->fd, NULL), 0);
+	ck_assert_int_eq(bhc_test_acquire(sock, size, flags, 0, &h->g, &h->fd, NULL), 0);
 	h->map = mmap(NULL, h->g.size, PROT_READ | PROT_WRITE, MAP_SHARED, h->fd, 0);
 	ck_assert_ptr_ne(h->map, MAP_FAILED);
 	info = (void *)h->map;
@@ -84,6 +84,11 @@ static void hold(int sock, uint64_t size, struct held *h)
 	live->cursor = top - 4096;
 	live->n_allocs = 1;
 	live->high_water = 4096;
+}
+
+static void hold(int sock, uint64_t size, struct held *h)
+{
+	hold_flags(sock, size, BHC_ARENA_ACQ_NO_HUGE, h);
 }
 
 static struct bhc_arena_region_state *state_of(struct held *h)
@@ -494,6 +499,73 @@ START_TEST(test_no_reclaim_without_kept)
 }
 END_TEST
 
+/* 2 MiB pages free and not reserved by anyone's mapping (what a new file can get), or -1. */
+static long hugepages_available(void)
+{
+	long n_free = bhc_test_hugepages_free(2048);
+	long n_resv =
+		bhc_test_read_long("/sys/kernel/mm/hugepages/hugepages-2048kB/resv_hugepages");
+
+	if (n_free < 0 || n_resv < 0)
+		return n_free;
+	return n_free > n_resv ? n_free - n_resv : 0;
+}
+
+/* Hugepages short: only a client that keeps a hugetlb region is asked. */
+START_TEST(test_reclaim_hugepages)
+{
+	int keeper, shm_keeper, other;
+	struct held a, s, c;
+	struct bhc_arena_msg_error e;
+	char why[256];
+	long avail;
+
+	if (bhc_test_hugepages_reserve(2048, 4, why, sizeof(why)) < 0 &&
+	    bhc_test_hugepages_reserve(2048, 0, why, sizeof(why)) < 0)
+		bhc_test_skip("%s", why);
+	avail = hugepages_available();
+	if (avail < 1)
+		bhc_test_skip("no 2 MiB hugepage is free (%ld)", avail);
+	if (avail > 64)
+		bhc_test_skip("%ld 2 MiB hugepages are free (someone else's): too many to run "
+			      "short of",
+			      avail);
+	start("[pool]\nhugepages = require\nwarm = none\n[limits]\ntotal = 3G\n");
+	keeper = client("keeper");
+	shm_keeper = client("shm-keeper");
+	other = client("other");
+	hold_flags(keeper, 2 * MiB, 0, &a);
+	ck_assert_uint_eq(a.g.backing, BHC_ARENA_BACKING_HUGETLB);
+	hold(shm_keeper, 2 * MiB, &s);
+	ck_assert_uint_ne(s.g.backing, BHC_ARENA_BACKING_HUGETLB);
+	keep(&a, 0);
+	keep(&s, 0);
+	avail = hugepages_available();
+
+	/* one page more than there is: ENOMEM, and the hugetlb keeper is asked */
+	ck_assert_int_eq(bhc_test_acquire(other, (uint64_t)(avail + 1) * 2 * MiB, 0, 0, &c.g, &c.fd,
+					  &e),
+			 ENOMEM);
+	ck_assert_ptr_nonnull(strstr(e.text, "hugepages"));
+	ck_assert_uint_eq(expect_reclaim(keeper, 2000), (uint64_t)(avail + 1) * 2 * MiB);
+	expect_nothing(shm_keeper, 200);
+
+	/* it gives its region back: the same acquire now succeeds */
+	unhold(&a);
+	ck_assert_int_eq(bhc_test_release(keeper, a.g.region_id, NULL), 0);
+	ck_assert_int_eq(bhc_test_acquire(other, (uint64_t)(avail + 1) * 2 * MiB, 0, 0, &c.g, &c.fd,
+					  NULL),
+			 0);
+	ck_assert_uint_eq(c.g.backing, BHC_ARENA_BACKING_HUGETLB);
+	close(c.fd);
+	unhold(&s);
+	close(keeper);
+	close(shm_keeper);
+	close(other);
+	bhc_test_daemon_stop_clean(&d);
+}
+END_TEST
+
 /* --- warm targets follow demand ------------------------------------------------------ */
 
 /* warm_targets[] entry of @size in a fresh status. */
@@ -611,6 +683,7 @@ int main(void)
 		{ "state", test_state_reported },
 		{ "reclaim", test_reclaim_kept },
 		{ "no-reclaim", test_no_reclaim_without_kept },
+		{ "reclaim-hugepages", test_reclaim_hugepages },
 		{ "demand", test_warm_follows_demand },
 		{ "demand-yields", test_demand_yields_room },
 	};
