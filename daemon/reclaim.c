@@ -27,7 +27,9 @@ static uint64_t kept_bytes(const struct peer *peer, uint32_t huge_shift)
 	return bytes;
 }
 
-unsigned int reclaim_ask(struct server *server, uint64_t bytes, uint32_t huge_shift)
+/* RECLAIM @bytes from the peers (of @user only, unless NULL) that keep regions of the kind. */
+static unsigned int ask(struct server *server, uint64_t bytes, uint32_t huge_shift,
+			const struct user *user)
 {
 	uint64_t now = uv_now(server->loop), kept;
 	struct bhc_arena_msg_reclaim m;
@@ -35,12 +37,11 @@ unsigned int reclaim_ask(struct server *server, uint64_t bytes, uint32_t huge_sh
 	unsigned int asked = 0;
 	char desc[160], a[32], b[32];
 
-	server->n_reclaim_short++;
 	list_for_each_safe(pos, n, &server->peers) {
 		struct peer *peer = list_entry(pos, struct peer, link);
 
 		if (!peer->said_hello || peer->admin || peer->closing || peer->hung_up ||
-		    list_empty(&peer->leases))
+		    list_empty(&peer->leases) || (user && peer->user != user))
 			continue;
 		if (peer->reclaim_checked_ms &&
 		    now - peer->reclaim_checked_ms < RECLAIM_INTERVAL_MS)
@@ -61,4 +62,15 @@ unsigned int reclaim_ask(struct server *server, uint64_t bytes, uint32_t huge_sh
 		asked++;
 	}
 	return asked;
+}
+
+unsigned int reclaim_ask(struct server *server, uint64_t bytes, uint32_t huge_shift)
+{
+	server->n_reclaim_short++;
+	return ask(server, bytes, huge_shift, NULL);
+}
+
+unsigned int reclaim_ask_user(struct server *server, const struct user *user, uint64_t bytes)
+{
+	return ask(server, bytes, 0, user);
 }

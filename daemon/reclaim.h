@@ -8,7 +8,9 @@
  * too few hugepages), the pool calls reclaim_ask(): every client with a
  * kept region, as region_read_usage() reads its leases' headers, is sent
  * RECLAIM through its ordinary send path; it answers by RELEASEing kept
- * regions. A client whose headers say nothing is kept is never sent one:
+ * regions. When a per-uid limit refuses an acquire, the peer calls
+ * reclaim_ask_user() for that user's clients alike. A client whose
+ * headers say nothing is kept is never sent one:
  * clients that predate RECLAIM never see it.
  *
  * Each peer's headers are read at most once per RECLAIM_INTERVAL_MS,
@@ -21,6 +23,7 @@
 #include <stdint.h>
 
 struct server;
+struct user;
 
 #define RECLAIM_INTERVAL_MS 100
 
@@ -33,5 +36,12 @@ struct server;
  * hugepages that are short). Returns the number of clients asked.
  */
 unsigned int reclaim_ask(struct server *server, uint64_t bytes, uint32_t huge_shift);
+
+/**
+ * reclaim_ask_user() - an acquire of @user was refused by a per-uid limit
+ * for want of @bytes: send RECLAIM for @bytes to @user's clients that keep
+ * a region (rate-limited as reclaim_ask()). Returns the number asked.
+ */
+unsigned int reclaim_ask_user(struct server *server, const struct user *user, uint64_t bytes);
 
 #endif

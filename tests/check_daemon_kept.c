@@ -499,6 +499,43 @@ START_TEST(test_no_reclaim_without_kept)
 }
 END_TEST
 
+/* A per-uid limit refuses an acquire: that user's clients that keep regions are asked. */
+START_TEST(test_reclaim_per_uid)
+{
+	int keeper, other;
+	struct held a, b, c;
+	struct bhc_arena_msg_error e;
+
+	start("[pool]\nhugepages = off\nwarm = none\n[limits]\ntotal = 1G\n"
+	      "per_uid_bytes = 16M\n");
+	keeper = client("keeper");
+	other = client("other");
+	hold(keeper, 8 * MiB, &a);
+	hold(keeper, 8 * MiB, &b);
+	keep(&b, 0);
+	ck_assert_int_eq(bhc_test_acquire(other, 4 * MiB, BHC_ARENA_ACQ_NO_HUGE, 0, &c.g, &c.fd,
+					  &e),
+			 EDQUOT);
+	ck_assert_ptr_nonnull(strstr(e.text, "per_uid_bytes"));
+	ck_assert_uint_eq(expect_reclaim(keeper, 2000), 4 * MiB);
+	unhold(&b);
+	ck_assert_int_eq(bhc_test_release(keeper, b.g.region_id, NULL), 0);
+	ck_assert_int_eq(
+		bhc_test_acquire(other, 4 * MiB, BHC_ARENA_ACQ_NO_HUGE, 0, &c.g, &c.fd, NULL), 0);
+	close(c.fd);
+	/* a in use, c in use: refused again, and nobody is asked */
+	usleep(150 * 1000);
+	ck_assert_int_eq(bhc_test_acquire(other, 8 * MiB, BHC_ARENA_ACQ_NO_HUGE, 0, &c.g, &c.fd,
+					  &e),
+			 EDQUOT);
+	expect_nothing(keeper, 200);
+	unhold(&a);
+	close(keeper);
+	close(other);
+	bhc_test_daemon_stop_clean(&d);
+}
+END_TEST
+
 /* 2 MiB pages free and not reserved by anyone's mapping (what a new file can get), or -1. */
 static long hugepages_available(void)
 {
@@ -684,6 +721,7 @@ int main(void)
 		{ "reclaim", test_reclaim_kept },
 		{ "no-reclaim", test_no_reclaim_without_kept },
 		{ "reclaim-hugepages", test_reclaim_hugepages },
+		{ "reclaim-per-uid", test_reclaim_per_uid },
 		{ "demand", test_warm_follows_demand },
 		{ "demand-yields", test_demand_yields_room },
 	};
