@@ -1032,11 +1032,12 @@ void pool_log_state(const struct pool *pool)
 	list_for_each(pos, &pool->classes) {
 		const struct pool_class *class = list_entry(pos, struct pool_class, link);
 
-		log_notice("class %s: %u of %u warm, %u being made, %u waiting, %" PRIu64
-			   " handed out%s",
-			   region_format_size(class->size, a, sizeof(a)), class->n_warm,
-			   class->target, class->n_creating, class->n_waiters, class->n_handed_out,
-			   class->failing ? ", failing" : "");
+		log_notice(
+			"class %s: %u of %u warm (%u for demand now), %u being made, %u waiting, "
+			"%" PRIu64 " handed out%s",
+			region_format_size(class->size, a, sizeof(a)), class->n_warm, class->target,
+			class->goal, class->n_creating, class->n_waiters, class->n_handed_out,
+			class->failing ? ", failing" : "");
 	}
 	for (s = REGION_CREATING; s < POOL_N_STATES; s++) {
 		for (k = 0; k < POOL_N_KINDS; k++) {
