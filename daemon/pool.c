@@ -831,7 +831,8 @@ static int acquire_try(struct pool *pool, struct pool_acquire *acq, struct regio
 			return -EINPROGRESS;
 		}
 	}
-	if (pool->total_bytes + acq->size > pool->total_limit && shed_demand(pool, acq->size)) {
+	if (pool->total_bytes + acq->size > pool->total_limit && shed_demand(pool, acq->size) &&
+	    pool->n_dropped < pool->n_drops_started) {
 		/* warm regions only demand kept are being dropped: wait for the room */
 		acq->drop_barrier = pool->n_drops_started;
 		list_add_tail(&acq->link, &pool->drop_waiters);
