@@ -43,6 +43,9 @@ static unsigned int ask(struct server *server, uint64_t bytes, uint32_t huge_shi
 		if (!peer->said_hello || peer->admin || peer->closing || peer->hung_up ||
 		    list_empty(&peer->leases) || (user && peer->user != user))
 			continue;
+		/* one RECLAIM until it sends something: it may read only then */
+		if (peer->n_reclaims && peer->n_requests == peer->reclaim_requests)
+			continue;
 		if (peer->reclaim_checked_ms &&
 		    now - peer->reclaim_checked_ms < RECLAIM_INTERVAL_MS)
 			continue;
@@ -58,6 +61,7 @@ static unsigned int ask(struct server *server, uint64_t bytes, uint32_t huge_shi
 		if (peer_send(peer, &m, sizeof(m), -1) < 0)
 			continue;
 		peer->n_reclaims++;
+		peer->reclaim_requests = peer->n_requests;
 		server->n_reclaims++;
 		asked++;
 	}

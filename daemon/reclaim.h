@@ -15,7 +15,10 @@
  *
  * Each peer's headers are read at most once per RECLAIM_INTERVAL_MS,
  * however often the pool is short, so that a stream of failing acquires
- * cannot make the loop read headers without end.
+ * cannot make the loop read headers without end. A peer is sent one
+ * RECLAIM until it sends a request again: a client that reads its socket
+ * only when its program calls the library may be idle for long, and
+ * RECLAIMs piling up unread would end with the stall timeout closing it.
  */
 #ifndef BHC_DAEMON_RECLAIM_H
 #define BHC_DAEMON_RECLAIM_H
