@@ -110,7 +110,7 @@ static void backing_family(FILE *f, struct json_object *backings, const char *na
 
 /* --- per tag ------------------------------------------------------------------- */
 
-enum { T_CLIENTS, T_REGIONS, T_LEASED, T_USED, T_HIGH_WATER, T_N };
+enum { T_CLIENTS, T_REGIONS, T_LEASED, T_USED, T_HIGH_WATER, T_KEPT, T_N };
 
 struct tag_usage {
 	const char *tag;
@@ -151,6 +151,8 @@ static int tag_usage(struct json_object *clients, struct json_object *regions,
 		u[n].v[T_REGIONS] = 1;
 		u[n].v[T_LEASED] = ctl_json_u64(r, "size", 0);
 		u[n].v[T_USED] = ctl_json_u64(r, "used", 0);
+		if (!strcmp(ctl_json_str(r, "use", "in_use"), "kept"))
+			u[n].v[T_KEPT] = ctl_json_u64(r, "size", 0);
 		u[n++].v[T_HIGH_WATER] = ctl_json_u64(r, "high_water", 0);
 	}
 	qsort(u, n, sizeof(*u), cmp_tag);
@@ -202,6 +204,11 @@ static const struct {
 	{ "fallbacks", "Regions created with a weaker backing than hugetlb under policy prefer." },
 	{ "acquires_cancelled", "Regions made for an acquire whose client went away first." },
 	{ "reloads", "Configuration reloads since the daemon started." },
+	{ "reclaims", "RECLAIM messages sent to clients that keep regions, asking for them back." },
+	{ "pool_short",
+	  "Acquires that found the pool short (limit reached, hugepages short) and asked for kept regions." },
+	{ "demand_shed",
+	  "Warm regions kept above the configured count for demand, dropped for room." },
 };
 
 static bool metric_word(const char *s)
@@ -264,17 +271,23 @@ static void warm_targets(FILE *f, struct json_object *targets)
 {
 	size_t i, n = targets ? json_object_array_length(targets) : 0;
 	static const char *const names[] = { "bhc_arena_warm_target_regions",
-					     "bhc_arena_warm_ready_regions" };
+					     "bhc_arena_warm_ready_regions",
+					     "bhc_arena_warm_demand_target_regions" };
 	static const char *const helps[] = {
 		"Regions of this size the daemon keeps ready (warm target).",
 		"Regions of this size ready to hand out now.",
+		"Regions of this size the daemon keeps ready now: the warm target raised by demand.",
 	};
-	static const char *const keys[] = { "count", "ready" };
+	static const char *const keys[] = { "count", "ready", "target" };
 	size_t m;
 
 	if (!n)
 		return;
-	for (m = 0; m < 2; m++) {
+	for (m = 0; m < 3; m++) {
+		/* a daemon without demand-following warm targets does not say "target" */
+		if (!json_object_object_get_ex(json_object_array_get_idx(targets, 0), keys[m],
+					       NULL))
+			continue;
 		head(f, names[m], "gauge", helps[m]);
 		for (i = 0; i < n; i++) {
 			struct json_object *t = json_object_array_get_idx(targets, i);
@@ -304,6 +317,10 @@ static void pool_metrics(FILE *f, struct json_object *pool)
 	}
 	gauge(f, "bhc_arena_max_region_size_bytes", "Largest region one acquire may ask for.",
 	      ctl_json_u64(pool, "max_region_size", 0));
+	if (json_object_object_get_ex(pool, "kept", NULL))
+		gauge(f, "bhc_arena_kept_bytes",
+		      "Bytes of leased regions their processes keep for reuse (not in use by an arena).",
+		      ctl_json_u64(pool, "kept", 0));
 	warm_targets(f, ctl_json_array(pool, "warm_targets"));
 }
 
@@ -360,6 +377,12 @@ static int snapshot_metrics(FILE *f, struct json_object *snap)
 	backing_family(f, backings, "bhc_arena_high_water_bytes",
 		       "Sum over leased regions of the most bytes each ever had allocated.",
 		       "leased", "high_water", false);
+	if (backings && json_object_array_length(backings) &&
+	    ctl_json_object(json_object_array_get_idx(backings, 0), "kept"))
+		backing_family(
+			f, backings, "bhc_arena_kept_region_bytes",
+			"Bytes of leased regions kept by their processes for reuse, by backing.",
+			"kept", "bytes", false);
 	gauge(f, "bhc_arena_clients", "Connected clients (admin sessions not counted).",
 	      ctl_json_u64(sessions, "clients", 0));
 	gauge(f, "bhc_arena_admin_sessions", "Connected admin sessions.",
@@ -380,6 +403,8 @@ static int snapshot_metrics(FILE *f, struct json_object *snap)
 		   "Bytes allocated in leased regions per tag (job id), live.", T_USED);
 	tag_family(f, tags, n_tags, "bhc_arena_tag_high_water_bytes",
 		   "Sum of the regions' high-water marks per tag (job id).", T_HIGH_WATER);
+	tag_family(f, tags, n_tags, "bhc_arena_tag_kept_bytes",
+		   "Bytes of leased regions kept for reuse per tag (job id).", T_KEPT);
 	free(tags);
 	counters(f, ctl_json_object(snap, "counters"));
 	return 0;

@@ -231,6 +231,9 @@ int ctl_show_pool(FILE *f, struct json_object *reply, const struct ctl_view *v)
 		line(f, v, "  in use    %s of %s leased %s", sz(used, v, a), sz(leased, v, b),
 		     use_bar(bar, sizeof(bar), used, leased, bw, v));
 	}
+	if (json_object_object_get_ex(pool, "kept", NULL))
+		line(f, v, "  kept      %s of %s leased, kept by processes for reuse",
+		     sz(ctl_json_u64(pool, "kept", 0), v, a), sz(leased, v, b));
 	n = targets ? json_object_array_length(targets) : 0;
 	o = (size_t)snprintf(buf, sizeof(buf), "  warm targets");
 	if (!n)
@@ -238,10 +241,20 @@ int ctl_show_pool(FILE *f, struct json_object *reply, const struct ctl_view *v)
 	for (i = 0; i < n && o < sizeof(buf); i++) {
 		struct json_object *t = json_object_array_get_idx(targets, i);
 
-		o += (size_t)snprintf(buf + o, sizeof(buf) - o,
-				      "%s %s x %" PRIu64 " (%" PRIu64 " ready)", i ? "," : "",
-				      sz(ctl_json_u64(t, "size", 0), v, a),
-				      ctl_json_u64(t, "count", 0), ctl_json_u64(t, "ready", 0));
+		if (json_object_object_get_ex(t, "target", NULL))
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o,
+					      "%s %s x %" PRIu64 " (now %" PRIu64 ", %" PRIu64
+					      " ready)",
+					      i ? "," : "", sz(ctl_json_u64(t, "size", 0), v, a),
+					      ctl_json_u64(t, "count", 0),
+					      ctl_json_u64(t, "target", 0),
+					      ctl_json_u64(t, "ready", 0));
+		else
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o,
+					      "%s %s x %" PRIu64 " (%" PRIu64 " ready)",
+					      i ? "," : "", sz(ctl_json_u64(t, "size", 0), v, a),
+					      ctl_json_u64(t, "count", 0),
+					      ctl_json_u64(t, "ready", 0));
 	}
 	ctl_emit_line(f, buf, v->width);
 	return 0;
@@ -255,6 +268,7 @@ static const struct ctl_column backing_cols[] = {
 	{ "HWM", CTL_COL_RIGHT, 2, 0 },
 	{ "WARM", CTL_COL_RIGHT, 4, 0 },
 	{ "WARM-BYTES", CTL_COL_RIGHT, 3, 0 },
+	{ "KEPT", CTL_COL_RIGHT, 3, 0 },
 };
 
 static int backings_table(FILE *f, struct json_object *backings, const struct ctl_view *v)
@@ -285,6 +299,13 @@ static int backings_table(FILE *f, struct json_object *backings, const struct ct
 		r = r ?: ctl_table_set(t, 4, sz(ctl_json_u64(l, "high_water", 0), v, s));
 		r = r ?: ctl_table_setf(t, 5, "%" PRIu64, ctl_json_u64(w, "regions", 0));
 		r = r ?: ctl_table_set(t, 6, sz(ctl_json_u64(w, "bytes", 0), v, s));
+		r = r	  ?:
+			    ctl_table_set(
+				    t, 7,
+				    ctl_json_object(b, "kept") ?
+					    sz(ctl_json_u64(ctl_json_object(b, "kept"), "bytes", 0),
+					       v, s) :
+					    "-");
 	}
 	if (r >= 0)
 		r = ctl_table_print(t, f, v->width, 0);
@@ -357,6 +378,7 @@ static void counters_line(FILE *f, struct json_object *c, const struct ctl_view 
 		{ "connections", "connections" },
 		{ "connections_refused", "refused" },
 		{ "reloads", "reloads" },
+		{ "reclaims", "reclaims sent" },
 	};
 	char buf[LINE_MAX_LEN];
 	size_t i, o;
@@ -402,7 +424,20 @@ int ctl_show_status(FILE *f, struct json_object *reply, const struct ctl_hugepag
 
 /* --- clients and regions --------------------------------------------------------- */
 
-enum { C_ID, C_PID, C_USER, C_COMM, C_TAG, C_REGIONS, C_LEASED, C_USED, C_HWM, C_USE, C_SINCE };
+enum {
+	C_ID,
+	C_PID,
+	C_USER,
+	C_COMM,
+	C_TAG,
+	C_REGIONS,
+	C_LEASED,
+	C_KEPT,
+	C_USED,
+	C_HWM,
+	C_USE,
+	C_SINCE
+};
 
 static const struct ctl_column client_cols[] = {
 	[C_ID] = { "ID", CTL_COL_RIGHT, 6, 0 },
@@ -412,6 +447,7 @@ static const struct ctl_column client_cols[] = {
 	[C_TAG] = { "TAG", CTL_COL_TRUNC, 9, 8 },
 	[C_REGIONS] = { "REGIONS", CTL_COL_RIGHT, 7, 0 },
 	[C_LEASED] = { "LEASED", CTL_COL_RIGHT, 0, 0 },
+	[C_KEPT] = { "KEPT", CTL_COL_RIGHT, 3, 0 },
 	[C_USED] = { "USED", CTL_COL_RIGHT, 0, 0 },
 	[C_HWM] = { "HWM", CTL_COL_RIGHT, 5, 0 },
 	[C_USE] = { "USE", 0, 2, 0 },
@@ -445,6 +481,11 @@ static int client_row(struct ctl_table *t, struct json_object *c, int64_t now,
 				  *ctl_json_str(c, "tag", "") ? ctl_json_str(c, "tag", "") : "-");
 	r = r ?: ctl_table_setf(t, C_REGIONS, "%" PRIu64, ctl_json_u64(c, "regions", 0));
 	r = r ?: ctl_table_set(t, C_LEASED, sz(leased, v, s));
+	r = r	  ?:
+		    ctl_table_set(t, C_KEPT,
+				  json_object_object_get_ex(c, "kept", NULL) ?
+					  sz(ctl_json_u64(c, "kept", 0), v, s) :
+					  "-");
 	r = r ?: ctl_table_setf(t, C_USED, "%s%s", sz(used, v, s), bad ? "!" : "");
 	r = r ?: ctl_table_set(t, C_HWM, sz(ctl_json_u64(c, "high_water", 0), v, s));
 	r = r ?: ctl_table_set(t, C_USE, use_bar(bar, sizeof(bar), used, leased, 12, v));
@@ -540,6 +581,18 @@ static const struct ctl_column region_cols[] = {
 	[R_AGE] = { "AGE", CTL_COL_RIGHT, 5, 0 },
 };
 
+/* "warm", or for a leased region "kept" or "in use" (just "leased" from an older daemon). */
+static const char *region_state(struct json_object *rg)
+{
+	const char *use = ctl_json_str(rg, "use", NULL);
+
+	if (strcmp(ctl_json_str(rg, "state", "leased"), "leased"))
+		return ctl_json_str(rg, "state", "?");
+	if (!use)
+		return "leased";
+	return !strcmp(use, "kept") ? "kept" : "in use";
+}
+
 static int region_row(struct ctl_table *t, struct json_object *rg, const struct ctl_view *v)
 {
 	uint64_t size = ctl_json_u64(rg, "size", 0), used = ctl_json_u64(rg, "used", 0);
@@ -552,7 +605,7 @@ static int region_row(struct ctl_table *t, struct json_object *rg, const struct 
 
 	r = ctl_table_add_row(t);
 	r = r ?: ctl_table_setf(t, R_ID, "%" PRIu64, ctl_json_u64(rg, "id", 0));
-	r = r ?: ctl_table_set(t, R_STATE, ctl_json_str(rg, "state", "leased"));
+	r = r ?: ctl_table_set(t, R_STATE, region_state(rg));
 	if (warm) {
 		r = r ?: ctl_table_set(t, R_PID, "-");
 		r = r ?: ctl_table_set(t, R_USER, "-");
@@ -592,8 +645,10 @@ static int regions_table(FILE *f, struct json_object *regions, const struct ctl_
 		struct json_object *rg = json_object_array_get_idx(regions, i);
 
 		any_warm |= strcmp(ctl_json_str(rg, "state", "leased"), "leased") != 0;
+		/* a daemon that reads the regions' state: kept or in use */
+		any_warm |= ctl_json_str(rg, "use", NULL) != NULL;
 	}
-	/* the state column is only worth its room when warm regions are listed */
+	/* the state column is only worth its room when it tells regions apart */
 	if (!any_warm)
 		cols[R_STATE].flags |= CTL_COL_HIDDEN;
 	r = ctl_table_new(cols, ARRAY_SIZE(cols), &t);
@@ -665,7 +720,7 @@ int ctl_show_watch(FILE *f, struct json_object *snap, const struct ctl_view *v, 
 	size_t n_r = regions ? json_object_array_length(regions) : 0;
 	uint64_t total = ctl_json_u64(pool, "total", 0), leased = ctl_json_u64(pool, "leased", 0);
 	char a[CTL_SIZE_BUF], b[CTL_SIZE_BUF], c[CTL_SIZE_BUF], up[CTL_SIZE_BUF], bar[BAR_MAX + 16];
-	char ver[64], when[CTL_SIZE_BUF];
+	char ver[64], when[CTL_SIZE_BUF], kept[CTL_SIZE_BUF];
 	size_t rows_c = 0, rows_r = 0, avail;
 	int r;
 
@@ -674,9 +729,10 @@ int ctl_show_watch(FILE *f, struct json_object *snap, const struct ctl_view *v, 
 	     ctl_fmt_duration(ctl_json_u64(d, "uptime", 0), up),
 	     ctl_fmt_time(ctl_json_i64(snap, "time", 0), ctl_json_i64(snap, "time", 0), when),
 	     ctl_json_u64(s, "clients", 0), n_r);
-	line(f, v, "pool  leased %s  warm %s  free %s  %s", sz(leased, v, a),
-	     sz(ctl_json_u64(pool, "warm", 0), v, b), sz(ctl_json_u64(pool, "free", 0), v, c),
-	     use_bar(bar, sizeof(bar), leased, total, bar_width(v, 50, 32), v));
+	line(f, v, "pool  leased %s  kept %s  warm %s  free %s  %s", sz(leased, v, a),
+	     sz(ctl_json_u64(pool, "kept", 0), v, kept), sz(ctl_json_u64(pool, "warm", 0), v, b),
+	     sz(ctl_json_u64(pool, "free", 0), v, c),
+	     use_bar(bar, sizeof(bar), leased, total, bar_width(v, 60, 32), v));
 	line(f, v, "%s", "");
 	/* rows left for the two tables: 3 summary lines, 2 headers, 1 gap, notes */
 	if (height) {

@@ -467,6 +467,8 @@ static int parse_request(struct reply *rep, const char *json, size_t len, struct
 struct usage {
 	const char *header; /* "ok", "clamped" or "unreadable" */
 	uint64_t used, high_water, allocs, resets;
+	bool kept; /* the process keeps it for reuse; else in use */
+	uint64_t kept_ns, reuses;
 };
 
 static void read_usage(const struct region *region, struct usage *u)
@@ -484,10 +486,14 @@ static void read_usage(const struct region *region, struct usage *u)
 	u->high_water = ru.high_water > ru.used ? ru.high_water : ru.used;
 	u->allocs = ru.n_allocs;
 	u->resets = ru.n_resets;
-	if (u->allocs > JSON_INT_MAX || u->resets > JSON_INT_MAX) {
+	u->kept = ru.kept;
+	u->kept_ns = ru.kept_ns;
+	u->reuses = ru.n_reuses;
+	if (u->allocs > JSON_INT_MAX || u->resets > JSON_INT_MAX || u->reuses > JSON_INT_MAX) {
 		u->header = "clamped";
 		u->allocs = u->allocs > JSON_INT_MAX ? JSON_INT_MAX : u->allocs;
 		u->resets = u->resets > JSON_INT_MAX ? JSON_INT_MAX : u->resets;
+		u->reuses = u->reuses > JSON_INT_MAX ? JSON_INT_MAX : u->reuses;
 	}
 }
 
@@ -547,6 +553,7 @@ static const char *read_comm(pid_t pid, char *buf, size_t len)
 struct backing_sum {
 	uint32_t backing, page_shift;
 	uint64_t leased_regions, leased_bytes, used, high_water;
+	uint64_t kept_regions, kept_bytes; /* of the leased ones */
 	uint64_t warm_regions, warm_bytes;
 };
 
@@ -571,7 +578,8 @@ static struct backing_sum *backing_slot(struct backing_sum *b, size_t *n, uint32
 static void add_backings(struct reply *rep, struct server *server)
 {
 	struct backing_sum sums[BACKINGS_MAX];
-	struct json_object *arr, *o, *l, *w;
+	struct json_object *arr, *o, *l, *w, *k, *p;
+	uint64_t kept = 0, leased = 0;
 	struct list_head *pos;
 	size_t i, n = 0;
 
@@ -595,6 +603,17 @@ static void add_backings(struct reply *rep, struct server *server)
 		s->leased_bytes += region->size;
 		s->used += u.used;
 		s->high_water += u.high_water;
+		leased += region->size;
+		if (u.kept) {
+			s->kept_regions++;
+			s->kept_bytes += region->size;
+			kept += region->size;
+		}
+	}
+	/* the pool's split of leased bytes, from the headers just read */
+	if (json_object_object_get_ex(rep->root, "pool", &p)) {
+		put_u64(rep, p, "kept", kept);
+		put_u64(rep, p, "in_use", leased - kept);
 	}
 	arr = put_new(rep, rep->root, "backings", true);
 	for (i = 0; i < n && arr; i++) {
@@ -609,6 +628,9 @@ static void add_backings(struct reply *rep, struct server *server)
 		w = put_new(rep, o, "warm", false);
 		put_u64(rep, w, "regions", sums[i].warm_regions);
 		put_u64(rep, w, "bytes", sums[i].warm_bytes);
+		k = put_new(rep, o, "kept", false);
+		put_u64(rep, k, "regions", sums[i].kept_regions);
+		put_u64(rep, k, "bytes", sums[i].kept_bytes);
 	}
 }
 
@@ -633,6 +655,7 @@ static void add_pool(struct reply *rep, struct json_object *root, struct server 
 	put_u64(rep, o, "free",
 		pool->total_limit > pool->total_bytes ? pool->total_limit - pool->total_bytes : 0);
 	put_u64(rep, o, "max_region_size", pool->max_region_size);
+	put_u64(rep, o, "warm_max", pool->warm_max);
 	arr = put_new(rep, o, "warm_targets", true);
 	list_for_each(pos, &pool->classes) {
 		struct pool_class *class = list_entry(pos, struct pool_class, link);
@@ -644,6 +667,9 @@ static void add_pool(struct reply *rep, struct json_object *root, struct server 
 		put_u64(rep, t, "size", class->size);
 		put_u64(rep, t, "count", class->target);
 		put_u64(rep, t, "ready", class->n_warm);
+		put_u64(rep, t, "target", class->goal);
+		put_u64(rep, t, "max",
+			pool->warm_max > class->target ? pool->warm_max : class->target);
 	}
 }
 
@@ -726,6 +752,9 @@ static void add_status(struct reply *rep, struct server *server, uint64_t now_ns
 	put_u64(rep, c, "fallbacks", server->pool.n_fallbacks);
 	put_u64(rep, c, "acquires_cancelled", server->pool.n_cancelled);
 	put_u64(rep, c, "reloads", server->n_reloads);
+	put_u64(rep, c, "reclaims", server->n_reclaims);
+	put_u64(rep, c, "pool_short", server->n_reclaim_short);
+	put_u64(rep, c, "demand_shed", server->pool.n_demand_shed);
 }
 
 /* --- clients and regions ------------------------------------------------------------------ */
@@ -740,6 +769,7 @@ static void add_clients(struct reply *rep, struct server *server, const struct v
 	list_for_each(pos, &server->peers) {
 		struct peer *peer = list_entry(pos, struct peer, link);
 		uint64_t n = 0, bytes = 0, used = 0, hw = 0, allocs = 0, resets = 0, bad = 0;
+		uint64_t n_kept = 0, kept = 0;
 		struct json_object *o;
 
 		if (!client_selected(peer, v, req))
@@ -756,6 +786,10 @@ static void add_clients(struct reply *rep, struct server *server, const struct v
 			allocs += u.allocs;
 			resets += u.resets;
 			bad += strcmp(u.header, "ok") != 0;
+			if (u.kept) {
+				n_kept++;
+				kept += region->size;
+			}
 		}
 		o = append_new(rep, arr);
 		put_u64(rep, o, "id", peer->id);
@@ -773,6 +807,10 @@ static void add_clients(struct reply *rep, struct server *server, const struct v
 		put_u64(rep, o, "allocs", allocs);
 		put_u64(rep, o, "resets", resets);
 		put_u64(rep, o, "header_invalid", bad);
+		put_u64(rep, o, "kept_regions", n_kept);
+		put_u64(rep, o, "kept", kept);
+		put_u64(rep, o, "in_use", bytes - kept);
+		put_u64(rep, o, "reclaims", peer->n_reclaims);
 	}
 }
 
@@ -806,6 +844,18 @@ static void region_row(struct reply *rep, struct json_object *arr, struct region
 	put_u64(rep, o, "allocs", u.allocs);
 	put_u64(rep, o, "resets", u.resets);
 	put_str(rep, o, "header", u.header);
+	if (owner) {
+		put_str(rep, o, "use", u.kept ? "kept" : "in_use");
+		if (u.kept && u.kept_ns)
+			put_u64(rep, o, "kept_since", ns_to_s(u.kept_ns));
+		else
+			put_null(rep, o, "kept_since");
+		put_u64(rep, o, "reuses", u.reuses);
+	} else {
+		put_null(rep, o, "use");
+		put_null(rep, o, "kept_since");
+		put_u64(rep, o, "reuses", 0);
+	}
 	put_u64(rep, o, "created", ns_to_s(region->created_ns));
 	if (owner)
 		put_u64(rep, o, "granted", ns_to_s(region->leased_ns));
@@ -929,6 +979,8 @@ static int parse_warm(struct reply *rep, struct json_object *arr, uint64_t page,
 enum {
 	S_TOTAL,
 	S_MAX_REGION_SIZE,
+	S_WARM_MAX,
+	S_WARM_WINDOW,
 	S_CONNECTION_BYTES,
 	S_CONNECTION_REGIONS,
 	S_UID_BYTES,
@@ -945,6 +997,8 @@ static const struct {
 } setting_names[S_N] = {
 	[S_TOTAL] = { "total", true },
 	[S_MAX_REGION_SIZE] = { "max_region_size", true },
+	[S_WARM_MAX] = { "warm_max", false },
+	[S_WARM_WINDOW] = { "warm_window_ms", false },
 	[S_CONNECTION_BYTES] = { "per_connection_bytes", true },
 	[S_CONNECTION_REGIONS] = { "per_connection_regions", false },
 	[S_UID_BYTES] = { "per_uid_bytes", true },
@@ -980,6 +1034,8 @@ static void settings_of(const struct config *cfg, struct settings *s)
 	memset(s, 0, sizeof(*s));
 	s->num[S_TOTAL] = cfg->total;
 	s->num[S_MAX_REGION_SIZE] = cfg->max_region_size;
+	s->num[S_WARM_MAX] = cfg->warm_max;
+	s->num[S_WARM_WINDOW] = cfg->warm_window_ms;
 	s->num[S_CONNECTION_BYTES] = cfg->per_connection_bytes;
 	s->num[S_CONNECTION_REGIONS] = cfg->per_connection_regions;
 	s->num[S_UID_BYTES] = cfg->per_uid_bytes;

@@ -55,6 +55,8 @@ static const struct key_desc keys[] = {
 	KEY("pool", page_size, KEY_PAGESIZE, page_shift, false, 0, 0),
 	KEY("pool", warm, KEY_WARM, warm, true, 0, 0),
 	KEY("pool", max_region_size, KEY_SIZE, max_region_size, true, 1, 0),
+	KEY("pool", warm_max, KEY_UINT, warm_max, true, 0, 1000000),
+	KEY("pool", warm_window, KEY_DURATION, warm_window_ms, true, 1, 3600000),
 	KEY("pool", io_uring, KEY_BOOL, io_uring, false, 0, 0),
 	KEY("pool", io_depth, KEY_UINT, io_depth, false, 1, 256),
 	KEY("pool", io_cpus, KEY_CPUS, io_cpus, false, 0, 0),
@@ -498,6 +500,8 @@ int config_new(struct config **cfgp)
 	cfg->hugepages = BHC_ARENA_HUGEPAGES_PREFER;
 	cfg->page_shift = 21;
 	cfg->max_region_size = UINT64_C(1) << 30;
+	cfg->warm_max = 8;
+	cfg->warm_window_ms = 10000;
 	cfg->io_uring = true;
 	cfg->io_depth = 8;
 	cfg->io_cpus.mode = CONFIG_CPUS_AUTO;

@@ -52,6 +52,8 @@ struct config {
 	struct config_warm *warm;
 	size_t n_warm;
 	uint64_t max_region_size; /* largest region one acquire may ask for */
+	unsigned int warm_max; /* most regions demand keeps warm per class (not below its count) */
+	uint64_t warm_window_ms; /* time constant of the demand that warm classes follow */
 	bool io_uring; /* use io_uring (else a thread pool) for fallocate */
 	unsigned int io_depth; /* region operations in flight at once */
 	struct config_cpus io_cpus; /* CPUs of the io_uring workers */

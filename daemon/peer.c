@@ -15,6 +15,7 @@
 #include "log.h"
 #include "peer.h"
 #include "proto.h"
+#include "reclaim.h"
 #include "server.h"
 #include "user.h"
 #include "common/size.h"
@@ -480,6 +481,7 @@ static int check_quota(struct peer *peer, uint64_t size)
 	}
 	if (cfg->per_uid_regions && user->n_regions + 1 > cfg->per_uid_regions) {
 		user->n_refused++;
+		reclaim_ask_user(peer->server, user, size);
 		peer_send_error(peer, EDQUOT,
 				"per-uid region limit reached for uid %u: %" PRIu64
 				" regions held ([limits] per_uid_regions = %" PRIu64 ")",
@@ -488,6 +490,8 @@ static int check_quota(struct peer *peer, uint64_t size)
 	}
 	if (cfg->per_uid_bytes && size > room_left(cfg->per_uid_bytes, user->bytes)) {
 		user->n_refused++;
+		reclaim_ask_user(peer->server, user,
+				 size - room_left(cfg->per_uid_bytes, user->bytes));
 		peer_send_error(peer, EDQUOT,
 				"per-uid byte limit reached for uid %u: %s held + %s asked > %s "
 				"([limits] per_uid_bytes)",

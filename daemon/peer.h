@@ -94,6 +94,10 @@ struct peer {
 	uint64_t n_acquired;
 	uint64_t n_released;
 	uint64_t n_errors;
+	/* RECLAIM (reclaim.c) */
+	uint64_t reclaim_checked_ms; /* uv_now() its headers were last read for one, 0: never */
+	uint64_t n_reclaims; /* RECLAIMs sent to it */
+	uint64_t reclaim_requests; /* n_requests when the last one was sent */
 };
 
 /**

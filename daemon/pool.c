@@ -31,6 +31,8 @@
  */
 #define REFILL_QUIET_MS 2
 #define REFILL_MAX_WAIT_MS 50
+/* While demand holds a class above its configured count, look again this often. */
+#define DEMAND_TICK_MS 1000
 
 static void refill(struct pool *pool);
 static void check_ready(struct pool *pool);
@@ -139,6 +141,59 @@ static struct pool_class *find_class(const struct pool *pool, uint64_t size)
 			return class;
 	}
 	return NULL;
+}
+
+/* e^-@x for @x >= 0, to a few parts in a million; no libm needed. */
+static double decay_factor(double x)
+{
+	double y, e;
+	int k = 0;
+
+	if (x > 40)
+		return 0;
+	for (y = x; y > 0.01; y /= 2)
+		k++;
+	e = 1 - y + y * y / 2 - y * y * y / 6;
+	while (k--)
+		e *= e;
+	return e;
+}
+
+/* @class's demand decayed to @now. */
+static double demand_at(const struct pool *pool, const struct pool_class *class, uint64_t now)
+{
+	if (class->demand <= 0 || !pool->warm_window_ms)
+		return 0;
+	return class->demand *
+	       decay_factor((double)(now - class->demand_ms) / (double)pool->warm_window_ms);
+}
+
+/* Bring @class's demand and goal up to @now; @acquired counts one acquire more. */
+static void update_goal(struct pool *pool, struct pool_class *class, uint64_t now, bool acquired)
+{
+	unsigned int max = pool->warm_max > class->target ? pool->warm_max : class->target;
+	double d = demand_at(pool, class, now) + (acquired ? 1 : 0);
+
+	class->demand = d;
+	class->demand_ms = now;
+	if (!class->target)
+		class->goal = 0;
+	else if (d < (double)class->target + 0.5)
+		class->goal = class->target;
+	else if (d >= (double)max)
+		class->goal = max;
+	else
+		class->goal = (unsigned int)(d + 0.5);
+}
+
+/*
+ * The pool is short of @bytes for an acquire, of any memory (@huge_shift 0)
+ * or of hugepages of 1 << @huge_shift: let the server ask for kept regions.
+ */
+static void short_of(struct pool *pool, uint64_t bytes, uint32_t huge_shift)
+{
+	if (pool->on_short && !pool->stopping)
+		pool->on_short(pool, bytes, huge_shift);
 }
 
 static void class_maybe_free(struct pool_class *class)
@@ -316,7 +371,7 @@ static bool adopt(struct pool *pool, struct region *region)
 
 	if (!class || region->policy != pool->policy || region->want_shift != pool->page_shift)
 		return false;
-	if (class->n_warm + class->n_creating >= class->target)
+	if (class->n_warm + class->n_creating >= class->goal)
 		return false;
 	make_warm(pool, class, region);
 	return true;
@@ -384,6 +439,8 @@ static void region_created(struct region *region, int err)
 	struct pool_class *class = region->class;
 	struct pool_acquire *acq = region->acquire;
 	char text[BHC_ARENA_ERROR_TEXT_MAX];
+	uint64_t region_size;
+	uint32_t huge_shift;
 
 	if (class)
 		class->n_creating--;
@@ -392,7 +449,11 @@ static void region_created(struct region *region, int err)
 	if (err < 0) {
 		pool->n_create_failed++;
 		snprintf(text, sizeof(text), "%s", region->error);
+		region_size = region->size;
+		huge_shift = region->backing == BHC_ARENA_BACKING_HUGETLB ? region->page_shift : 0;
 		free_region(pool, region);
+		if (err == -ENOMEM && (acq || (class && class->n_waiters > class->n_creating)))
+			short_of(pool, region_size, huge_shift);
 		if (acq)
 			complete(acq, NULL, err, text);
 		else if (class && !pool->stopping)
@@ -402,8 +463,12 @@ static void region_created(struct region *region, int err)
 	pool->n_created++;
 	if (region->backing == BHC_ARENA_BACKING_HUGETLB)
 		pool->fallback_warned = false;
-	else if (region->policy != BHC_ARENA_HUGEPAGES_OFF)
+	else if (region->policy != BHC_ARENA_HUGEPAGES_OFF) {
 		log_fallback(pool, region);
+		/* hugepages short: an acquire gets a weaker region than it could */
+		if (acq || (class && class->n_waiters))
+			short_of(pool, region->size, region->want_shift);
+	}
 	if (pool->stopping) {
 		free_region(pool, region);
 		goto out;
@@ -421,7 +486,7 @@ static void region_created(struct region *region, int err)
 		complete(acq, region, 0, NULL);
 	} else if (class) {
 		class->failing = false;
-		if (class->n_warm < class->target)
+		if (class->n_warm < class->goal)
 			make_warm(pool, class, region);
 		else
 			drop_region(pool, region);
@@ -455,7 +520,13 @@ static void refill(struct pool *pool)
 	list_for_each_safe(pos, n, &pool->classes) {
 		struct pool_class *class = list_entry(pos, struct pool_class, link);
 
-		while (class->n_warm + class->n_creating < class->target) {
+		/* demand fades: drop what it no longer asks for, look again later */
+		update_goal(pool, class, now, false);
+		while (class->n_warm > class->goal && class->n_warm > class->target)
+			drop_region(pool, list_first_entry(&class->warm, struct region, link));
+		if (class->goal > class->target)
+			arm_retry(pool, now + DEMAND_TICK_MS);
+		while (class->n_warm + class->n_creating < class->goal) {
 			if (class->retry_at > now) {
 				arm_retry(pool, class->retry_at);
 				break;
@@ -532,9 +603,12 @@ int pool_configure(struct pool *pool, const struct config *cfg)
 		class->retry_at = 0;
 		class->failing = false;
 	}
+	pool->warm_max = cfg->warm_max;
+	pool->warm_window_ms = cfg->warm_window_ms;
 	list_for_each_safe(pos, n, &pool->classes) {
 		class = list_entry(pos, struct pool_class, link);
-		while (class->n_warm > class->target)
+		update_goal(pool, class, uv_now(pool->loop), false);
+		while (class->n_warm > class->goal)
 			drop_region(pool, list_first_entry(&class->warm, struct region, link));
 		if (class->target == 0)
 			class->settled = true;
@@ -656,6 +730,34 @@ static struct region *find_warm(struct pool_class *class, const struct pool_acqu
 	return NULL;
 }
 
+/*
+ * [limits] total leaves no room for @size: drop warm regions that only
+ * demand keeps (beyond their class's configured count), oldest first, until
+ * there would be, and let demand start again from the configured counts.
+ * Returns whether any were dropped.
+ */
+static bool shed_demand(struct pool *pool, uint64_t size)
+{
+	uint64_t freed = 0;
+	struct list_head *pos;
+	bool any = false;
+
+	list_for_each(pos, &pool->classes) {
+		struct pool_class *class = list_entry(pos, struct pool_class, link);
+
+		class->demand = 0;
+		class->goal = class->target;
+		while (class->n_warm > class->target &&
+		       pool->total_bytes - freed + size > pool->total_limit) {
+			freed += class->size;
+			pool->n_demand_shed++;
+			drop_region(pool, list_first_entry(&class->warm, struct region, link));
+			any = true;
+		}
+	}
+	return any;
+}
+
 /* pool_acquire(), and its retries once the drops it waited for are done. */
 static int acquire_try(struct pool *pool, struct pool_acquire *acq, struct region **regionp,
 		       struct proto_error *err)
@@ -729,7 +831,17 @@ static int acquire_try(struct pool *pool, struct pool_acquire *acq, struct regio
 			return -EINPROGRESS;
 		}
 	}
+	if (pool->total_bytes + acq->size > pool->total_limit && shed_demand(pool, acq->size) &&
+	    pool->n_dropped < pool->n_drops_started) {
+		/* warm regions only demand kept are being dropped: wait for the room */
+		acq->drop_barrier = pool->n_drops_started;
+		list_add_tail(&acq->link, &pool->drop_waiters);
+		acq->drop_wait = true;
+		acq->pending = true;
+		return -EINPROGRESS;
+	}
 	if (pool->total_bytes + acq->size > pool->total_limit) {
+		short_of(pool, pool->total_bytes + acq->size - pool->total_limit, 0);
 		proto_set_error(err, ENOSPC, BHC_ARENA_MSG_ACQUIRE, 0, false,
 				"pool limit reached: %s of %s held ([limits] total)",
 				size_format_iec(pool->total_bytes, held, sizeof(held)),
@@ -739,6 +851,9 @@ static int acquire_try(struct pool *pool, struct pool_acquire *acq, struct regio
 	region = start_region(pool, acq->size, acq->policy, acq->page_shift, NULL, &r, text,
 			      sizeof(text));
 	if (!region) {
+		if (r == -ENOMEM)
+			short_of(pool, acq->size,
+				 acq->policy == BHC_ARENA_HUGEPAGES_REQUIRE ? acq->page_shift : 0);
 		proto_set_error(err, -r, BHC_ARENA_MSG_ACQUIRE, 0, false, "%s", text);
 		return r;
 	}
@@ -752,6 +867,10 @@ static int acquire_try(struct pool *pool, struct pool_acquire *acq, struct regio
 int pool_acquire(struct pool *pool, struct pool_acquire *acq, struct region **regionp,
 		 struct proto_error *err)
 {
+	struct pool_class *class = find_class(pool, acq->size);
+
+	if (class)
+		update_goal(pool, class, uv_now(pool->loop), true);
 	acq->drop_barrier = pool->n_drops_started;
 	return acquire_try(pool, acq, regionp, err);
 }
@@ -914,11 +1033,12 @@ void pool_log_state(const struct pool *pool)
 	list_for_each(pos, &pool->classes) {
 		const struct pool_class *class = list_entry(pos, struct pool_class, link);
 
-		log_notice("class %s: %u of %u warm, %u being made, %u waiting, %" PRIu64
-			   " handed out%s",
-			   size_format_iec(class->size, a, sizeof(a)), class->n_warm, class->target,
-			   class->n_creating, class->n_waiters, class->n_handed_out,
-			   class->failing ? ", failing" : "");
+		log_notice(
+			"class %s: %u of %u warm (%u for demand now), %u being made, %u waiting, "
+			"%" PRIu64 " handed out%s",
+			size_format_iec(class->size, a, sizeof(a)), class->n_warm, class->target,
+			class->goal, class->n_creating, class->n_waiters, class->n_handed_out,
+			class->failing ? ", failing" : "");
 	}
 	for (s = REGION_CREATING; s < POOL_N_STATES; s++) {
 		for (k = 0; k < POOL_N_KINDS; k++) {

@@ -64,6 +64,15 @@ struct pool_class {
 	bool failing; /* the last attempt failed (logged once per streak) */
 	bool settled; /* reached its target, or failed, since start-up */
 	uint64_t n_handed_out; /* warm regions leased, ever */
+	/*
+	 * Demand: acquires of this size, counted with exponential decay (time
+	 * constant [pool] warm_window), so about the number of them in the last
+	 * window. The class keeps @goal regions warm: @target, raised to that
+	 * count (rounded), at most max(target, [pool] warm_max); 0 once retired.
+	 */
+	unsigned int goal;
+	double demand;
+	uint64_t demand_ms; /* uv_now() @demand was last brought up to date */
 };
 
 /*
@@ -98,6 +107,8 @@ struct pool {
 	uint32_t page_shift; /* default hugetlb page shift */
 	uint64_t total_limit; /* [limits] total */
 	uint64_t max_region_size; /* [pool] max_region_size */
+	unsigned int warm_max; /* [pool] warm_max: most regions demand keeps warm per class */
+	uint64_t warm_window_ms; /* [pool] warm_window: time constant of the demand */
 	/* state */
 	struct list_head classes; /* struct pool_class.link, in config order */
 	struct list_head regions; /* struct region.pool_link: every live region */
@@ -123,8 +134,17 @@ struct pool {
 	uint64_t n_dropped;
 	uint64_t n_drops_started; /* n_dropped of them have ended */
 	uint64_t n_cancelled; /* on-demand regions whose acquire went away */
+	uint64_t n_demand_shed; /* warm regions above the configured count dropped for room */
 	/* callbacks into the server */
 	void (*on_change)(struct pool *pool); /* accounting changed (status line) */
+	/*
+	 * An acquire found its class dry and no region could be made for it,
+	 * or only a weaker one ([limits] total reached, hugepages short):
+	 * @bytes more would have served it, of any memory (@huge_shift 0) or
+	 * of hugepages of 1 << @huge_shift. The server asks clients for the
+	 * regions they keep (reclaim.c). Optional.
+	 */
+	void (*on_short)(struct pool *pool, uint64_t bytes, uint32_t huge_shift);
 	void (*on_ready)(struct pool *pool); /* initial reservation settled */
 	void (*on_stopped)(struct pool *pool);
 };

@@ -17,6 +17,8 @@ _Static_assert(sizeof(struct bhc_arena_msg_error) == 216, "error layout");
 _Static_assert(sizeof(struct bhc_arena_msg_admin_reply) == 24, "admin reply layout");
 _Static_assert(sizeof(struct bhc_arena_region_info) == 64, "region info layout");
 _Static_assert(sizeof(struct bhc_arena_region_live) == 64, "region live layout");
+_Static_assert(sizeof(struct bhc_arena_region_state) == 64, "region state layout");
+_Static_assert(sizeof(struct bhc_arena_msg_reclaim) == 24, "reclaim layout");
 
 const char *proto_type_name(uint16_t type)
 {
@@ -30,6 +32,7 @@ const char *proto_type_name(uint16_t type)
 		[BHC_ARENA_MSG_ERROR] = "ERROR",
 		[BHC_ARENA_MSG_ADMIN] = "ADMIN",
 		[BHC_ARENA_MSG_ADMIN_REPLY] = "ADMIN_REPLY",
+		[BHC_ARENA_MSG_RECLAIM] = "RECLAIM",
 	};
 
 	if (type < ARRAY_SIZE(names) && names[type])
@@ -275,6 +278,13 @@ void proto_encode_released(struct bhc_arena_msg_released *m, uint32_t seq, uint6
 	memset(m, 0, sizeof(*m));
 	encode_hdr(&m->hdr, BHC_ARENA_MSG_RELEASED, sizeof(*m), seq);
 	m->region_id = region_id;
+}
+
+void proto_encode_reclaim(struct bhc_arena_msg_reclaim *m, uint64_t bytes)
+{
+	memset(m, 0, sizeof(*m));
+	encode_hdr(&m->hdr, BHC_ARENA_MSG_RECLAIM, sizeof(*m), 0);
+	m->bytes = bytes;
 }
 
 void proto_encode_error(struct bhc_arena_msg_error *m, const struct proto_error *err)

@@ -77,6 +77,9 @@ void proto_encode_grant(struct bhc_arena_msg_grant *m, uint32_t seq, uint64_t re
 /** proto_encode_released() - fill a RELEASED reply. */
 void proto_encode_released(struct bhc_arena_msg_released *m, uint32_t seq, uint64_t region_id);
 
+/** proto_encode_reclaim() - fill a RECLAIM (seq 0: it answers no request). */
+void proto_encode_reclaim(struct bhc_arena_msg_reclaim *m, uint64_t bytes);
+
 /** proto_encode_error() - fill an ERROR reply from @err. */
 void proto_encode_error(struct bhc_arena_msg_error *m, const struct proto_error *err);
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -404,13 +405,16 @@ int region_read_usage(const struct region *region, struct region_usage *usage)
 	struct {
 		struct bhc_arena_region_info info;
 		struct bhc_arena_region_live live;
+		struct bhc_arena_region_state state;
 	} hdr;
 	uint64_t room = region->size > BHC_ARENA_REGION_HEADER_SIZE ?
 				region->size - BHC_ARENA_REGION_HEADER_SIZE :
 				0;
 	ssize_t n;
 
-	_Static_assert(sizeof(hdr) == 128, "info + live are the first 128 bytes");
+	_Static_assert(sizeof(hdr) == 192, "info, live and state are the first 192 bytes");
+	_Static_assert(offsetof(__typeof__(hdr), state) == BHC_ARENA_REGION_STATE_OFFSET,
+		       "the state follows the live header");
 	memset(usage, 0, sizeof(*usage));
 	if (region->fd < 0)
 		return -EBADF;
@@ -431,5 +435,11 @@ int region_read_usage(const struct region *region, struct region_usage *usage)
 	usage->clamped = !usage->header_valid || hdr.live.top < hdr.live.base ||
 			 hdr.live.top - hdr.live.base != room || hdr.live.cursor < hdr.live.base ||
 			 hdr.live.cursor > hdr.live.top || hdr.live.high_water > room;
+	/* a state other than in use (0) or kept (1) is not believed: in use */
+	if (hdr.state.use != BHC_ARENA_REGION_IN_USE && hdr.state.use != BHC_ARENA_REGION_KEPT)
+		usage->clamped = true;
+	usage->kept = usage->header_valid && hdr.state.use == BHC_ARENA_REGION_KEPT;
+	usage->kept_ns = usage->kept ? hdr.state.kept_ns : 0;
+	usage->n_reuses = usage->header_valid ? hdr.state.n_reuses : 0;
 	return 0;
 }

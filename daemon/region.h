@@ -75,6 +75,10 @@ struct region_usage {
 	uint64_t n_allocs;
 	uint64_t n_resets;
 	bool clamped; /* the header was damaged or some value out of range */
+	/* struct bhc_arena_region_state: believed only with a valid header */
+	bool kept; /* the process keeps it for reuse (else an arena uses it) */
+	uint64_t kept_ns; /* CLOCK_REALTIME it was last kept, 0 if never or in use */
+	uint64_t n_reuses; /* times the process took it again after keeping it */
 };
 
 /**
@@ -109,9 +113,11 @@ int region_punch(struct region *region, struct uring *uring,
 void region_close(struct region *region);
 
 /**
- * region_read_usage() - read the live header with pread(2) only (never a
- * mapping: a client may have punched holes, which pread reads as zeros) and
- * clamp every value. Returns 0 or -errno.
+ * region_read_usage() - read the live header and the state (the first 192
+ * bytes) with pread(2) only (never a mapping: a client may have punched
+ * holes, which pread reads as zeros) and clamp every value. A region whose
+ * header is invalid or whose state.use is neither in use nor kept counts as
+ * in use, and as clamped. Returns 0 or -errno.
  */
 int region_read_usage(const struct region *region, struct region_usage *usage);
 

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "peer.h"
 #include "proto.h"
+#include "reclaim.h"
 #include "sd.h"
 #include "server.h"
 #include "user.h"
@@ -581,6 +582,12 @@ static int start_signal(struct server *server, uv_signal_t *sig, int signum)
 	return uv_signal_start(sig, on_signal, signum);
 }
 
+/* The pool is short: ask the clients that keep regions for them. */
+static void on_pool_short(struct pool *pool, uint64_t bytes, uint32_t huge_shift)
+{
+	reclaim_ask(container_of(pool, struct server, pool), bytes, huge_shift);
+}
+
 int server_start(struct server *server)
 {
 	uint64_t usec = 0;
@@ -642,6 +649,7 @@ int server_start(struct server *server)
 	}
 	server->pool.on_change = on_pool_change;
 	server->pool.on_ready = on_pool_ready;
+	server->pool.on_short = on_pool_short;
 	server->pool.on_stopped = on_pool_stopped;
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 2000) {
 		uv_timer_start(&server->watchdog, on_watchdog, usec / 2000, usec / 2000);

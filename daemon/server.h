@@ -61,6 +61,8 @@ struct server {
 	uint64_t n_accepted;
 	uint64_t n_refused; /* connections turned away by max_connections */
 	uint64_t n_reloads;
+	uint64_t n_reclaim_short; /* times the pool was short and asked for kept regions */
+	uint64_t n_reclaims; /* RECLAIMs sent */
 };
 
 /**

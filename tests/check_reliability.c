@@ -76,9 +76,11 @@
 #define RSS_SLACK_KB (UNDER_ASAN ? 32768 : 4096)
 #define HDR BHC_ARENA_REGION_HEADER_SIZE
 
+/* warm_max = 0: the warm pool keeps its count whatever the demand, so fd counts compare */
 static const char base_config[] = "[pool]\n"
 				  "hugepages = off\n"
 				  "warm = 2M:2\n"
+				  "warm_max = 0\n"
 				  "max_region_size = 64M\n"
 				  "[limits]\n"
 				  "total = 1G\n";
@@ -1003,7 +1005,8 @@ static pid_t thief_start(long *n_taken)
 
 START_TEST(test_hugepages_shrink)
 {
-	static const char config[] = "[pool]\nhugepages = prefer\nwarm = 2M:2\n"
+	/* warm_max = 0: the warm class keeps 2, however many are asked for */
+	static const char config[] = "[pool]\nhugepages = prefer\nwarm = 2M:2\nwarm_max = 0\n"
 				     "max_region_size = 64M\n[limits]\ntotal = 1G\n";
 	struct bhc_arena_msg_error e;
 	struct held h[24];

@@ -15,7 +15,8 @@ DAEMON_TESTS = \
 	tests/check_daemon_proto \
 	tests/check_daemon \
 	tests/check_daemon_regions \
-	tests/check_daemon_cli
+	tests/check_daemon_cli \
+	tests/check_daemon_kept
 check_PROGRAMS += $(DAEMON_TESTS)
 TESTS += $(DAEMON_TESTS)
 
@@ -45,3 +46,7 @@ TESTS += tests/check_protocol_conformance
 tests_check_protocol_conformance_SOURCES = tests/check_protocol_conformance.c
 tests_check_protocol_conformance_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS)
 tests_check_protocol_conformance_LDADD = $(DAEMON_TEST_LIBS) $(JSONC_LIBS)
+
+tests_check_daemon_kept_SOURCES = tests/check_daemon_kept.c
+tests_check_daemon_kept_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS)
+tests_check_daemon_kept_LDADD = $(DAEMON_TEST_LIBS) $(JSONC_LIBS)
