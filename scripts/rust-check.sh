@@ -61,6 +61,8 @@ setup_args=(--builddir "$builddir")
 # The build tree's bhc-arena-uninstalled.pc; the daemon and CLI built there.
 export PKG_CONFIG_PATH="$builddir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 export BHC_ARENAD="$builddir/daemon/bhc-arenad" BHC_ARENACTL="$builddir/client/bhc-arenactl"
+# Build output goes to the build directory, shared with `make bench`.
+export CARGO_TARGET_DIR="$builddir/cargo-target"
 cd "$top/rust/bhc-rts-arena"
 echo "rust-check.sh: $(cargo --version), libbhc-arena $(pkg-config --modversion bhc-arena) from $builddir"
 BHC_ARENA_MODE=local cargo test --offline
