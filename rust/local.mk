@@ -20,3 +20,9 @@ EXTRA_DIST += scripts/rust-check.sh \
 	rust/bhc-rts-arena/src/zeroable.rs \
 	rust/bhc-rts-arena/tests/daemon.rs \
 	rust/bhc-rts-arena/tests/fastpath.rs
+
+# What cargo built in the build directory (scripts/rust-check.sh, make bench).
+PHONY_TARGETS += clean-cargo-target
+clean-local: clean-cargo-target
+clean-cargo-target:
+	-rm -rf cargo-target

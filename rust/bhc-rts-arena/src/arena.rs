@@ -149,14 +149,15 @@ pub struct ArenaStats {
 }
 
 /// What a handle bumps while a nested scope has lent its arena away: every
-/// check of the fast path fails on it (the cursor is 0 and the floor is the
-/// largest address), so allocation goes to [`HotArena::alloc_slow`], which
+/// check of the fast path fails on it (the floor is the largest address, and
+/// the cursor so far below it that no subtraction from it wraps around to
+/// it), so allocation goes to [`HotArena::alloc_slow`], which
 /// sees this address and reports [`AllocError::Suspended`]. Nothing writes it.
 struct Suspended(UnsafeCell<RegionLive>);
 // SAFETY: never written (see above), so sharing it between threads is sound.
 unsafe impl Sync for Suspended {}
 static SUSPENDED: Suspended = Suspended(UnsafeCell::new(RegionLive {
-    cursor: 0,
+    cursor: u64::MAX / 2,
     floor: u64::MAX,
     n_allocs: 0,
     n_resets: 0,
@@ -272,7 +273,18 @@ impl HotArena {
         // it is inside the region and not null.
         unsafe {
             if (align & mask) | (mask & !(layout::INLINE_ALIGN_MAX - 1)) == 0 {
-                if let Some(p) = (*live).cursor.checked_sub(size as u64) {
+                let cursor = (*live).cursor;
+                // A cursor never falls below the region's first data byte,
+                // which lies 4 KiB above the region's (non-null, page-aligned)
+                // start: up to 4 KiB, the subtraction cannot wrap, and for a
+                // constant size the compiler drops the test (one instruction
+                // fewer than C's, with the same results).
+                let p = if size <= layout::REGION_HEADER_SIZE {
+                    Some(cursor.wrapping_sub(size as u64))
+                } else {
+                    cursor.checked_sub(size as u64)
+                };
+                if let Some(p) = p {
                     let p = p & !(mask as u64);
                     if p >= (*live).floor {
                         (*live).cursor = p;

@@ -197,7 +197,9 @@ fn with_arena_nests_and_rewinds() {
             assert!(addr(b.as_ptr()) < addr(a.as_ptr()), "after the outer allocations");
             b[0] = a[0] + 1;
             // The outer handle may not allocate while the inner call runs...
-            assert_eq!(outer.alloc(8, 8), Err(AllocError::Suspended));
+            for (size, align) in [(8, 8), (1, 1), (0, 1), (4096, 4096), (1 << 40, 8), (usize::MAX, 1)] {
+                assert_eq!(outer.alloc(size, align), Err(AllocError::Suspended), "{size} {align}");
+            }
             assert_eq!(outer.alloc_value(1u8).unwrap_err().errno(), libc::EBUSY);
             b[0]
         })
