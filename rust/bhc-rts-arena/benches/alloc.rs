@@ -93,7 +93,7 @@ fn main() {
         }
     }
     let quick = std::env::var("BHC_BENCH_QUICK").is_ok_and(|v| v != "0");
-    let (trials, rounds) = if quick { (3, 4) } else { (31, 200) };
+    let (trials, rounds) = if quick { (7, 20) } else { (31, 200) };
 
     let opts = ArenaOptions {
         mode: Mode::Local,
@@ -120,6 +120,9 @@ fn main() {
     let st = crate_arena.stats();
 
     println!("== rust-alloc: 16-byte allocation, bhc-rts-arena vs bumpalo vs C ==");
+    if quick {
+        println!("quick run (BHC_BENCH_QUICK): the figures mean nothing");
+    }
     println!(
         "{} trials x {} rounds x {} allocations each; medians; arena: {} {} region",
         trials, rounds, N, st.source_name, st.backing_name

@@ -44,6 +44,23 @@
 //!
 //! What the compiler rejects is listed, with a test for each, in
 //! [`guarantees`].
+//!
+//! # The fast path
+//!
+//! `struct bhc_arena` is the live part of the region header
+//! (`struct bhc_arena_region_live`: cursor, floor, counters), and the C
+//! library's allocation is a `static inline` function over it, not exported.
+//! [`HotArena::alloc`] is the same bump in Rust over a `#[repr(C)]` view of
+//! that header: subtract, mask, compare with the floor, store the cursor and
+//! count the allocation, so the daemon and `bhc-arenactl` see Rust programs'
+//! usage as they see C programs'. Whatever the inline path does not handle
+//! (a full arena, an alignment above 4 KiB, checked mode under
+//! AddressSanitizer or Valgrind, where the floor is the largest address)
+//! goes to the library's exported `bhc_arena__alloc_slow()`. The build
+//! script compiles a check of every size, offset and constant the crate
+//! assumes against the C headers, so a layout that drifts does not build;
+//! `tests/fastpath.rs` runs random allocation sequences through both fast
+//! paths and compares the results.
 #![warn(missing_docs)]
 
 mod arena;
