@@ -80,10 +80,19 @@ fn check_layout(out: &Path, includes: &[PathBuf]) {
             cmd.arg("-I").arg(i);
         }
         let o = cmd.arg(&path).output().expect("running the C compiler");
-        (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned())
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
     };
-    let (ok, _) = compile("layout-probe.c", Some(("sizeof(struct bhc_arena_region_live)", 65)));
-    assert!(!ok, "the layout check accepted a false assertion: it cannot catch a mismatch");
+    let (ok, _) = compile(
+        "layout-probe.c",
+        Some(("sizeof(struct bhc_arena_region_live)", 65)),
+    );
+    assert!(
+        !ok,
+        "the layout check accepted a false assertion: it cannot catch a mismatch"
+    );
     let (ok, err) = compile("layout-check.c", None);
     assert!(ok, "the C header does not match src/layout.rs:\n{err}");
 }
@@ -125,7 +134,9 @@ fn readme_examples(out: &Path) {
                 n += 1;
                 block = None;
             } else {
-                let l = line.strip_prefix("# ").unwrap_or(if line == "#" { "" } else { line });
+                let l = line
+                    .strip_prefix("# ")
+                    .unwrap_or(if line == "#" { "" } else { line });
                 body.push_str(l);
                 body.push('\n');
             }
@@ -141,7 +152,10 @@ fn readme_examples(out: &Path) {
             let attrs: Vec<&str> = info.split(',').map(str::trim).collect();
             let runs = attrs[0] == "rust"
                 && !attrs.iter().any(|a| {
-                    matches!(*a, "ignore" | "no_run" | "compile_fail" | "should_panic" | "text")
+                    matches!(
+                        *a,
+                        "ignore" | "no_run" | "compile_fail" | "should_panic" | "text"
+                    )
                 });
             if runs {
                 block = Some(String::new());

@@ -127,7 +127,9 @@ fn main() {
         "{} trials x {} rounds x {} allocations each; medians; arena: {} {} region",
         trials, rounds, N, st.source_name, st.backing_name
     );
-    let mut md = String::from("| allocator | ns/alloc | bhc-rts-arena / it | target |\n|---|---:|---:|---|\n");
+    let mut md = String::from(
+        "| allocator | ns/alloc | bhc-rts-arena / it | target |\n|---|---:|---:|---|\n",
+    );
     let mut csv = String::from("allocator,ns_per_alloc,ratio,target\n");
     let rows = [
         ("bhc-rts-arena HotArena::alloc", r, 1.0, "".to_string()),
@@ -144,7 +146,10 @@ fn main() {
             format!("<= 1.10: {}", if vs_c <= 1.1 { "met" } else { "MISSED" }),
         ),
     ];
-    println!("{:<32} {:>9} {:>20}  target", "allocator", "ns/alloc", "bhc-rts-arena / it");
+    println!(
+        "{:<32} {:>9} {:>20}  target",
+        "allocator", "ns/alloc", "bhc-rts-arena / it"
+    );
     for (name, ns, ratio, target) in &rows {
         println!("{name:<32} {ns:>9.3} {ratio:>19.3}x  {target}");
         writeln!(md, "| {name} | {ns:.3} | {ratio:.3}x | {target} |").unwrap();

@@ -198,6 +198,9 @@ pub struct HotArena {
     pub(crate) home: NonNull<RegionLive>,
 }
 
+// Allocation hands out `&mut` from `&self`: each is fresh memory that nothing
+// else refers to, as with any bump allocator.
+#[allow(clippy::mut_from_ref)]
 impl HotArena {
     /// An arena that can hand out at least `capacity` bytes, from the source
     /// `$BHC_ARENA_MODE` names (bhc-arenad, or this process). The region is
@@ -320,7 +323,11 @@ impl HotArena {
         let bytes = size_of::<T>()
             .checked_mul(len)
             .ok_or(AllocError::Overflow)?;
-        let align = if align > align_of::<T>() { align } else { align_of::<T>() };
+        let align = if align > align_of::<T>() {
+            align
+        } else {
+            align_of::<T>()
+        };
         let p = self.alloc(bytes, align)?;
         // SAFETY: p is `bytes` fresh bytes of this arena, aligned for T, and
         // no other reference to them exists; they stay valid while self is
@@ -362,7 +369,11 @@ impl HotArena {
 
     /// `len` zeroed `T`s aligned to `align` (or to `T`, if that is more).
     #[inline]
-    pub fn alloc_aligned<T: Zeroable>(&self, len: usize, align: Alignment) -> AllocResult<&mut [T]> {
+    pub fn alloc_aligned<T: Zeroable>(
+        &self,
+        len: usize,
+        align: Alignment,
+    ) -> AllocResult<&mut [T]> {
         let s = self.alloc_array::<T>(len, align.bytes())?;
         Ok(zeroed(s))
     }

@@ -57,14 +57,12 @@ impl fmt::Display for AllocError {
             AllocError::InvalidAlignment => {
                 f.write_str("alignment is not a power of two or exceeds the region's page size")
             }
-            AllocError::Suspended => f.write_str(
-                "arena handle suspended: a nested with_arena() call is using its arena",
-            ),
-            AllocError::Os(e) => write!(
-                f,
-                "libbhc-arena: {}",
-                std::io::Error::from_raw_os_error(e)
-            ),
+            AllocError::Suspended => {
+                f.write_str("arena handle suspended: a nested with_arena() call is using its arena")
+            }
+            AllocError::Os(e) => {
+                write!(f, "libbhc-arena: {}", std::io::Error::from_raw_os_error(e))
+            }
         }
     }
 }

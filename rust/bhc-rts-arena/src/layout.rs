@@ -97,18 +97,39 @@ pub fn layout_checks() -> Vec<(&'static str, u64)> {
         };
     }
     vec![
-        ("sizeof(struct bhc_arena_region_live)", size_of::<RegionLive>() as u64),
+        (
+            "sizeof(struct bhc_arena_region_live)",
+            size_of::<RegionLive>() as u64,
+        ),
         off!("struct bhc_arena_region_live", RegionLive, cursor, "cursor"),
         off!("struct bhc_arena_region_live", RegionLive, floor, "floor"),
-        off!("struct bhc_arena_region_live", RegionLive, n_allocs, "n_allocs"),
-        off!("struct bhc_arena_region_live", RegionLive, n_resets, "n_resets"),
-        off!("struct bhc_arena_region_live", RegionLive, high_water, "high_water"),
+        off!(
+            "struct bhc_arena_region_live",
+            RegionLive,
+            n_allocs,
+            "n_allocs"
+        ),
+        off!(
+            "struct bhc_arena_region_live",
+            RegionLive,
+            n_resets,
+            "n_resets"
+        ),
+        off!(
+            "struct bhc_arena_region_live",
+            RegionLive,
+            high_water,
+            "high_water"
+        ),
         off!("struct bhc_arena_region_live", RegionLive, top, "top"),
         off!("struct bhc_arena_region_live", RegionLive, base, "base"),
         off!("struct bhc_arena_region_live", RegionLive, priv_, "priv"),
         ("sizeof(struct bhc_arena)", size_of::<RegionLive>() as u64),
         ("offsetof(struct bhc_arena, live)", 0),
-        ("sizeof(struct bhc_arena_scope)", size_of::<RawScope>() as u64),
+        (
+            "sizeof(struct bhc_arena_scope)",
+            size_of::<RawScope>() as u64,
+        ),
         off!("struct bhc_arena_scope", RawScope, arena, "arena"),
         off!("struct bhc_arena_scope", RawScope, cursor, "cursor"),
         off!("struct bhc_arena_scope", RawScope, n_resets, "n_resets"),
@@ -117,7 +138,10 @@ pub fn layout_checks() -> Vec<(&'static str, u64)> {
         off!("struct bhc_arena_opts", RawOpts, backing, "backing"),
         off!("struct bhc_arena_opts", RawOpts, page_shift, "page_shift"),
         off!("struct bhc_arena_opts", RawOpts, reserved, "reserved"),
-        ("sizeof(struct bhc_arena_stats)", size_of::<RawStats>() as u64),
+        (
+            "sizeof(struct bhc_arena_stats)",
+            size_of::<RawStats>() as u64,
+        ),
         off!("struct bhc_arena_stats", RawStats, capacity, "capacity"),
         off!("struct bhc_arena_stats", RawStats, used, "used"),
         off!("struct bhc_arena_stats", RawStats, remaining, "remaining"),
@@ -125,12 +149,27 @@ pub fn layout_checks() -> Vec<(&'static str, u64)> {
         off!("struct bhc_arena_stats", RawStats, n_allocs, "n_allocs"),
         off!("struct bhc_arena_stats", RawStats, n_resets, "n_resets"),
         off!("struct bhc_arena_stats", RawStats, region_id, "region_id"),
-        off!("struct bhc_arena_stats", RawStats, region_size, "region_size"),
+        off!(
+            "struct bhc_arena_stats",
+            RawStats,
+            region_size,
+            "region_size"
+        ),
         off!("struct bhc_arena_stats", RawStats, page_size, "page_size"),
         off!("struct bhc_arena_stats", RawStats, source, "source"),
         off!("struct bhc_arena_stats", RawStats, backing, "backing"),
-        off!("struct bhc_arena_stats", RawStats, source_name, "source_name"),
-        off!("struct bhc_arena_stats", RawStats, backing_name, "backing_name"),
+        off!(
+            "struct bhc_arena_stats",
+            RawStats,
+            source_name,
+            "source_name"
+        ),
+        off!(
+            "struct bhc_arena_stats",
+            RawStats,
+            backing_name,
+            "backing_name"
+        ),
         ("sizeof(enum bhc_arena_source)", 4),
         ("sizeof(enum bhc_arena_backing)", 4),
         ("BHC_ARENA_REGION_HEADER_SIZE", REGION_HEADER_SIZE as u64),

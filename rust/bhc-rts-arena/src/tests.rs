@@ -29,7 +29,10 @@ fn alloc_bumps_down_aligned_and_counts() {
 
     let p1 = a.alloc(10, 8).unwrap();
     let p2 = a.alloc(16, 64).unwrap();
-    assert!(addr(p2.as_ptr()) < addr(p1.as_ptr()), "the arena bumps downward");
+    assert!(
+        addr(p2.as_ptr()) < addr(p1.as_ptr()),
+        "the arena bumps downward"
+    );
     assert_eq!(addr(p2.as_ptr()) % 64, 0);
     assert_eq!(addr(p1.as_ptr()) % 8, 0);
     // 10 bytes below a page-aligned top, rounded down to 8: 16; then 16 at 64: 64.
@@ -130,7 +133,9 @@ fn alignment_classes() {
     a.alloc(1, 1).unwrap();
     #[repr(align(128))]
     struct Big(#[allow(dead_code)] u8);
-    let b = a.alloc_aligned_uninit::<Big>(1, Alignment::Default).unwrap();
+    let b = a
+        .alloc_aligned_uninit::<Big>(1, Alignment::Default)
+        .unwrap();
     assert_eq!(addr(b.as_ptr()) % 128, 0);
 }
 
@@ -194,11 +199,25 @@ fn with_arena_nests_and_rewinds() {
         let inner = with_arena(64 << 10, |inner| {
             assert_eq!(inner.as_raw(), outer.as_raw(), "nested in the same arena");
             let b = inner.alloc_slice::<u32>(100).unwrap();
-            assert!(addr(b.as_ptr()) < addr(a.as_ptr()), "after the outer allocations");
+            assert!(
+                addr(b.as_ptr()) < addr(a.as_ptr()),
+                "after the outer allocations"
+            );
             b[0] = a[0] + 1;
             // The outer handle may not allocate while the inner call runs...
-            for (size, align) in [(8, 8), (1, 1), (0, 1), (4096, 4096), (1 << 40, 8), (usize::MAX, 1)] {
-                assert_eq!(outer.alloc(size, align), Err(AllocError::Suspended), "{size} {align}");
+            for (size, align) in [
+                (8, 8),
+                (1, 1),
+                (0, 1),
+                (4096, 4096),
+                (1 << 40, 8),
+                (usize::MAX, 1),
+            ] {
+                assert_eq!(
+                    outer.alloc(size, align),
+                    Err(AllocError::Suspended),
+                    "{size} {align}"
+                );
             }
             assert_eq!(outer.alloc_value(1u8).unwrap_err().errno(), libc::EBUSY);
             b[0]

@@ -15,13 +15,14 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use bhc_rts_arena::{with_thread_arena, HotArena, Source};
+use bhc_rts_arena::{with_arena, with_thread_arena, AllocError, HotArena, Source};
 use serde_json::Value;
 
 include!(concat!(env!("OUT_DIR"), "/readme_examples.rs"));
 
 const CHILD_EXAMPLES: &str = "--bhc-child-examples";
 const CHILD_REGION: &str = "--bhc-child-region";
+const CHILD_SOURCE: &str = "--bhc-child-source";
 const REGION_TAG: &str = "rust-region-test";
 
 fn main() -> ExitCode {
@@ -29,10 +30,11 @@ fn main() -> ExitCode {
     match args.get(1).map(String::as_str) {
         Some(CHILD_EXAMPLES) => return child_examples(&args[2]),
         Some(CHILD_REGION) => return child_region(Path::new(&args[2]), &args[3]),
+        Some(CHILD_SOURCE) => return child_source(&args[2]),
         _ => {}
     }
     let mut tap = Tap::default();
-    println!("1..5");
+    println!("1..8");
 
     let local = run_child(&[CHILD_EXAMPLES, "local"], &[("BHC_ARENA_MODE", "local")]);
     tap.check(local, "README examples run in local mode");
@@ -40,13 +42,32 @@ fn main() -> ExitCode {
     let (arenad, arenactl) = match (env::var_os("BHC_ARENAD"), env::var_os("BHC_ARENACTL")) {
         (Some(d), Some(c)) => (PathBuf::from(d), PathBuf::from(c)),
         _ if env::var("CI").as_deref() == Ok("true") => {
-            for what in ["daemon started", "examples", "region", "daemon stopped"] {
-                tap.check(false, &format!("{what}: BHC_ARENAD and BHC_ARENACTL must be set in CI"));
+            for what in [
+                "daemon started",
+                "examples",
+                "region",
+                "auto",
+                "auto",
+                "daemon mode",
+                "daemon stopped",
+            ] {
+                tap.check(
+                    false,
+                    &format!("{what}: BHC_ARENAD and BHC_ARENACTL must be set in CI"),
+                );
             }
             return tap.exit();
         }
         _ => {
-            for what in ["daemon started", "examples", "region", "daemon stopped"] {
+            for what in [
+                "daemon started",
+                "examples",
+                "region",
+                "auto",
+                "auto",
+                "daemon mode",
+                "daemon stopped",
+            ] {
                 println!(
                     "ok - {what} # SKIP BHC_ARENAD and BHC_ARENACTL not set \
                      (scripts/rust-check.sh sets them)"
@@ -59,7 +80,10 @@ fn main() -> ExitCode {
     let mut daemon = match Daemon::start(&arenad, &arenactl) {
         Ok(d) => d,
         Err(e) => {
-            tap.check(false, &format!("bhc-arenad started on a private socket: {e}"));
+            tap.check(
+                false,
+                &format!("bhc-arenad started on a private socket: {e}"),
+            );
             return tap.exit();
         }
     };
@@ -79,7 +103,10 @@ fn main() -> ExitCode {
     if grants <= grants_before {
         eprintln!("# the daemon granted no region: {grants_before} -> {grants}");
     }
-    tap.check(ok && grants > grants_before, "README examples run against bhc-arenad");
+    tap.check(
+        ok && grants > grants_before,
+        "README examples run against bhc-arenad",
+    );
 
     let ok = run_child(
         &[CHILD_REGION, arenactl.to_str().unwrap(), &sock],
@@ -89,7 +116,33 @@ fn main() -> ExitCode {
             ("BHC_ARENA_TAG", REGION_TAG),
         ],
     );
-    tap.check(ok, "a region leased from Rust shows in bhc-arenactl regions --json, and goes");
+    tap.check(
+        ok,
+        "a region leased from Rust shows in bhc-arenactl regions --json, and goes",
+    );
+
+    // $BHC_ARENA_MODE as in C: auto takes the daemon when it answers and
+    // maps locally when nothing listens; daemon mode then fails instead.
+    let gone = daemon.dir.join("nothing-listens.sock");
+    let gone = gone.to_str().unwrap();
+    let ok = run_child(
+        &[CHILD_SOURCE, "daemon"],
+        &[("BHC_ARENA_MODE", "auto"), ("BHC_ARENA_SOCKET", &sock)],
+    );
+    tap.check(
+        ok,
+        "auto mode with a daemon on the socket: regions from the daemon",
+    );
+    let ok = run_child(
+        &[CHILD_SOURCE, "local"],
+        &[("BHC_ARENA_MODE", "auto"), ("BHC_ARENA_SOCKET", gone)],
+    );
+    tap.check(ok, "auto mode with nothing on the socket: local regions");
+    let ok = run_child(
+        &[CHILD_SOURCE, "refused"],
+        &[("BHC_ARENA_MODE", "daemon"), ("BHC_ARENA_SOCKET", gone)],
+    );
+    tap.check(ok, "daemon mode with nothing on the socket: ECONNREFUSED");
 
     let stopped = daemon.stop();
     tap.check(stopped, "bhc-arenad stopped cleanly (SIGTERM, exit 0)");
@@ -125,7 +178,9 @@ impl Tap {
 
 fn run_child(args: &[&str], envs: &[(&str, &str)]) -> bool {
     let mut cmd = Command::new(env::current_exe().unwrap());
-    cmd.args(args).env_remove("BHC_ARENA_SOCKET").env_remove("BHC_ARENA_TAG");
+    cmd.args(args)
+        .env_remove("BHC_ARENA_SOCKET")
+        .env_remove("BHC_ARENA_TAG");
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -144,7 +199,11 @@ fn run_child(args: &[&str], envs: &[(&str, &str)]) -> bool {
 
 /// Every README example, then: the arenas really came from `mode`.
 fn child_examples(mode: &str) -> ExitCode {
-    let want = if mode == "daemon" { Source::Daemon } else { Source::Local };
+    let want = if mode == "daemon" {
+        Source::Daemon
+    } else {
+        Source::Local
+    };
     for (heading, example) in README_EXAMPLES {
         example();
         println!("# README example \"{heading}\": ok ({mode})");
@@ -157,6 +216,26 @@ fn child_examples(mode: &str) -> ExitCode {
     }
     if README_EXAMPLES.len() < 6 {
         eprintln!("# only {} README examples found", README_EXAMPLES.len());
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// An arena, a thread arena and a with_arena call under the environment's
+/// mode: all from `want` ("daemon", "local"), or all refused ("refused").
+fn child_source(want: &str) -> ExitCode {
+    let got = [
+        HotArena::new(4096).map(|a| a.stats().source),
+        with_thread_arena(|t| t.stats().source),
+        with_arena(1 << 20, |a| a.stats().source),
+    ];
+    let ok = got.iter().all(|g| match (want, g) {
+        ("daemon", Ok(Source::Daemon)) | ("local", Ok(Source::Local)) => true,
+        ("refused", Err(e)) => *e == AllocError::Os(libc::ECONNREFUSED),
+        _ => false,
+    });
+    if !ok {
+        eprintln!("# wanted {want}, got {got:?}");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
@@ -199,7 +278,10 @@ fn child_region(arenactl: &Path, sock: &str) -> ExitCode {
     assert_eq!(num("capacity"), st.capacity as u64, "{row}");
     assert_eq!(num("allocs"), st.n_allocs, "{row}");
     assert_eq!(num("size"), st.region_size as u64, "{row}");
-    println!("# region {} seen: used {} of {}", st.region_id, st.used, st.capacity);
+    println!(
+        "# region {} seen: used {} of {}",
+        st.region_id, st.used, st.capacity
+    );
 
     drop(arena);
     // The release is sent without waiting for the daemon's answer.
@@ -209,7 +291,11 @@ fn child_region(arenactl: &Path, sock: &str) -> ExitCode {
         if !rows.iter().any(|r| r["id"].as_u64() == Some(st.region_id)) {
             break;
         }
-        assert!(Instant::now() < deadline, "region {} still listed: {rows:?}", st.region_id);
+        assert!(
+            Instant::now() < deadline,
+            "region {} still listed: {rows:?}",
+            st.region_id
+        );
         sleep(Duration::from_millis(20));
     }
     println!("# region {} gone after drop", st.region_id);

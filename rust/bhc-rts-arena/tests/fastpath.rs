@@ -8,8 +8,12 @@ use bhc_rts_arena::{AllocError, ArenaOptions, Backing, HotArena, Mode};
 use quickcheck::{Arbitrary, Gen, QuickCheck};
 
 extern "C" {
-    fn bhc_rts_arena_c_alloc(arena: *mut c_void, size: usize, align: usize, p: *mut *mut c_void)
-        -> i32;
+    fn bhc_rts_arena_c_alloc(
+        arena: *mut c_void,
+        size: usize,
+        align: usize,
+        p: *mut *mut c_void,
+    ) -> i32;
 }
 
 #[derive(Clone, Debug)]
@@ -74,7 +78,10 @@ fn compare(mut rust: HotArena, mut c: HotArena, ops: &[Op]) -> bool {
             Err(err) => e != 0 && err == AllocError::from_errno_for_test(e),
         };
         if !same {
-            eprintln!("{op:?}: rust {r:?}, C errno {e} at offset {}", ctop.wrapping_sub(p as usize));
+            eprintln!(
+                "{op:?}: rust {r:?}, C errno {e} at offset {}",
+                ctop.wrapping_sub(p as usize)
+            );
             return false;
         }
     }
@@ -107,18 +114,49 @@ fn rust_fast_path_matches_c() {
 fn a_known_sequence_matches_c() {
     // The property above, on a sequence that hits every branch, so that a
     // generator drifting away from them cannot make it vacuous.
-    let ops = [(10, 8), (16, 64), (1, 3), (1, 0), (1, 8192), (300_000, 8), (100, 4096), (0, 1)]
-        .iter()
-        .map(|&(size, align)| Op { size, align, reset: false })
-        .chain([Op { size: 0, align: 1, reset: true }, Op { size: 7, align: 2, reset: false }])
-        .collect();
+    let ops = [
+        (10, 8),
+        (16, 64),
+        (1, 3),
+        (1, 0),
+        (1, 8192),
+        (300_000, 8),
+        (100, 4096),
+        (0, 1),
+    ]
+    .iter()
+    .map(|&(size, align)| Op {
+        size,
+        align,
+        reset: false,
+    })
+    .chain([
+        Op {
+            size: 0,
+            align: 1,
+            reset: true,
+        },
+        Op {
+            size: 7,
+            align: 2,
+            reset: false,
+        },
+    ])
+    .collect();
     assert!(same_as_c(ops));
     // And the comparison can fail: a C arena one allocation ahead is caught.
     let c = small_local();
     let mut p = std::ptr::null_mut();
     // SAFETY: as above.
-    assert_eq!(unsafe { bhc_rts_arena_c_alloc(c.as_raw().as_ptr(), 8, 8, &mut p) }, 0);
-    let one = [Op { size: 16, align: 8, reset: false }];
+    assert_eq!(
+        unsafe { bhc_rts_arena_c_alloc(c.as_raw().as_ptr(), 8, 8, &mut p) },
+        0
+    );
+    let one = [Op {
+        size: 16,
+        align: 8,
+        reset: false,
+    }];
     assert!(compare(small_local(), small_local(), &one));
     assert!(!compare(small_local(), c, &one));
 }
