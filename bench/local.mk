@@ -101,6 +101,11 @@ bench_bench_blas_SOURCES = bench/bench-blas.c $(BENCH_KERNELS_SOURCES)
 bench_bench_blas_LDFLAGS = -no-install
 bench_bench_blas_LDADD = $(BENCH_DAEMON_LIBS) $(OPENBLAS_LIBS)
 
+# The Rust crate's 16-byte allocation against bumpalo and the C fast path
+# (rust/bhc-rts-arena/benches/alloc.rs, through cargo; skipped without it).
+BENCH_RUN += $(srcdir)/bench/bench-rust.sh
+EXTRA_DIST += bench/bench-rust.sh
+
 # `make bench-plot`: every chart as PNG from the CSVs in bench-results/ (gnuplot).
 EXTRA_DIST += bench/bench-plot.sh bench/plot-kernels.gp docs/img/kernels.png
 PHONY_TARGETS += bench-plot

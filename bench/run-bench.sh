@@ -58,6 +58,7 @@ status=0
 for prog in "$@"; do
 	name=$(basename "$prog")
 	name=${name%.exe}
+	name=${name%.sh}
 	name=${name#bench-}
 	echo
 	if ! "$prog" -o "$out" 2>&1 | tee "$out/$name.txt"; then
