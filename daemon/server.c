@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "job.h"
 #include "log.h"
 #include "peer.h"
 #include "proto.h"
@@ -684,6 +685,7 @@ int server_new(uv_loop_t *loop, struct config *cfg, const struct config_source *
 	server->listen_fd = -1;
 	list_init(&server->peers);
 	list_init(&server->users);
+	list_init(&server->jobs);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	server->start_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	*serverp = server;
@@ -698,6 +700,8 @@ void server_free(struct server *server)
 		close(server->listen_fd);
 	free(server->socket_path);
 	config_free(server->config);
+	while (!list_empty(&server->jobs))
+		job_free(list_first_entry(&server->jobs, struct job, link));
 	free(server);
 }
 
