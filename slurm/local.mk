@@ -1,0 +1,23 @@
+# The Slurm SPANK plugin bhc_arena.so (configure --with-slurm; bhc-arena-slurm(8)).
+# It speaks to the daemon through the admin client of bhc-arenactl.
+if HAVE_SLURM
+slurmplugin_LTLIBRARIES = slurm/bhc_arena.la
+slurm_bhc_arena_la_SOURCES = slurm/bhc_arena.c client/arenactl.h client/arenactl-conn.c \
+	client/arenactl-fmt.c
+slurm_bhc_arena_la_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+slurm_bhc_arena_la_LIBADD = $(JSONC_LIBS)
+slurm_bhc_arena_la_LDFLAGS = -module -avoid-version -shared
+
+# Slurm loads bhc_arena.so; the libtool archive is of no use in its plugin directory.
+install-exec-hook: slurm-remove-la
+slurm-remove-la:
+	rm -f $(DESTDIR)$(slurmplugindir)/bhc_arena.la
+uninstall-hook: slurm-uninstall-so
+slurm-uninstall-so:
+	rm -f $(DESTDIR)$(slurmplugindir)/bhc_arena.so
+PHONY_TARGETS += slurm-remove-la slurm-uninstall-so
+
+dist_man_MANS += man/bhc-arena-slurm.8
+else
+EXTRA_DIST += slurm/bhc_arena.c man/bhc-arena-slurm.8
+endif
