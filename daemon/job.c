@@ -40,10 +40,10 @@ int job_register(struct list_head *jobs, uint64_t id, uint32_t uid, uint64_t bud
 		job->id = id;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		job->registered_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		job->uid = uid;
+		job->budget = budget;
 		list_add_tail(&job->link, jobs);
 	}
-	job->uid = uid;
-	job->budget = budget;
 	*jobp = job;
 	return 0;
 }

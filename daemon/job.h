@@ -55,8 +55,9 @@ struct job {
 struct job *job_find(struct list_head *jobs, uint64_t id);
 
 /**
- * job_register() - create job @id on @jobs or update its uid and budget
- * (a later step of the job registers again). Returns 0 or -ENOMEM.
+ * job_register() - create job @id on @jobs with @uid and @budget, or find
+ * it: a later step of the job registers again, and the first registration
+ * fixed the uid and the budget. Returns 0 or -ENOMEM.
  */
 int job_register(struct list_head *jobs, uint64_t id, uint32_t uid, uint64_t budget,
 		 struct job **jobp);

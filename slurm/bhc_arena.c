@@ -47,7 +47,6 @@
 SPANK_EXPORT extern const char plugin_name[];
 SPANK_EXPORT extern const char plugin_type[];
 SPANK_EXPORT extern const unsigned int plugin_version;
-SPANK_EXPORT extern struct spank_option spank_options[];
 SPANK_PLUGIN(bhc_arena, 1);
 
 #define PREFIX "bhc_arena: "
@@ -84,10 +83,8 @@ static char opt_name[] = "bhc-arena", opt_arginfo[] = "SIZE",
 	    opt_usage[] = "Budget of bhc-arena memory (hugepage regions) for the job on each "
 			  "node, e.g. 4G";
 
-struct spank_option spank_options[] = {
-	{ opt_name, opt_arginfo, opt_usage, 1, 0, opt_budget },
-	SPANK_OPTIONS_TABLE_END,
-};
+/* Registered in slurm_spank_init(): a spank_options table is not seen by sbatch and salloc. */
+static struct spank_option budget_option = { opt_name, opt_arginfo, opt_usage, 1, 0, opt_budget };
 
 static int parse_args(int ac, char **av)
 {
@@ -127,7 +124,16 @@ static int parse_args(int ac, char **av)
 
 SPANK_EXPORT int slurm_spank_init(spank_t sp, int ac, char **av)
 {
-	return parse_args(ac, av);
+	spank_context_t ctx = spank_context();
+
+	if (parse_args(ac, av) < 0)
+		return -1;
+	if ((ctx == S_CTX_LOCAL || ctx == S_CTX_ALLOCATOR || ctx == S_CTX_REMOTE) &&
+	    spank_option_register(sp, &budget_option) != ESPANK_SUCCESS) {
+		slurm_error(PREFIX "cannot register --bhc-arena");
+		return -1;
+	}
+	return 0;
 }
 
 /* The daemon's socket: plugstack.conf's, else the system default. */
@@ -243,11 +249,16 @@ SPANK_EXPORT int slurm_spank_task_init_privileged(spank_t sp, int ac, char **av)
 		json_object_put(reply);
 	}
 	ctl_close(&conn);
+	if (r < 0 && cfg.required) {
+		slurm_error(PREFIX "job %u: cannot register task %d with bhc-arenad: %s", job,
+			    (int)getpid(), err.text);
+		return -1;
+	}
 	if (r < 0) {
-		slurm_error(PREFIX "job %u: cannot register task %d with bhc-arenad: %s%s", job,
-			    (int)getpid(), err.text,
-			    cfg.required ? "" : "; the task runs without a job budget");
-		return cfg.required ? -1 : 0;
+		slurm_info(PREFIX "job %u: cannot register task %d with bhc-arenad: %s; the task "
+				  "runs without a job budget",
+			   job, (int)getpid(), err.text);
+		return 0;
 	}
 	slurm_debug(PREFIX "job %u: task %d registered (budget %" PRIu64 " bytes)", job,
 		    (int)getpid(), budget);
@@ -265,8 +276,12 @@ SPANK_EXPORT int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
 	struct ctl_conn conn;
 	uint32_t job = 0;
 	char path[108], peak[CTL_SIZE_BUF], budget[CTL_SIZE_BUF], bytes[CTL_SIZE_BUF];
+	bool connected;
 	int r;
 
+	/* slurm_spank_init() is not called in the job script context */
+	if (parse_args(ac, av) < 0)
+		return 0;
 	if (!strcmp(cfg.mode, "local"))
 		return 0;
 	if (spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS) {
@@ -274,10 +289,11 @@ SPANK_EXPORT int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
 		return 0;
 	}
 	r = ctl_connect(&conn, socket_path(path, sizeof(path)), cfg.timeout_ms, &err);
-	if (r == 0)
+	connected = r == 0;
+	if (connected)
 		r = request(&conn, new_request("job-end", job), &reply, &err);
 	ctl_close(&conn);
-	if (r == -ENOENT) {
+	if (connected && r == -ENOENT) {
 		/* no task of the job used this node's daemon, or it restarted since */
 		slurm_debug(PREFIX "job %u: not registered with bhc-arenad", job);
 	} else if (r < 0) {

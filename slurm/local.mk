@@ -21,3 +21,7 @@ dist_man_MANS += man/bhc-arena-slurm.8
 else
 EXTRA_DIST += slurm/bhc_arena.c man/bhc-arena-slurm.8
 endif
+
+# A real single-node Slurm with the plugin (skips without Slurm, or without root).
+TESTS += tests/check_slurm.sh
+dist_check_SCRIPTS += tests/check_slurm.sh
