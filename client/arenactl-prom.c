@@ -190,7 +190,7 @@ static void tag_family(FILE *f, const struct tag_usage *u, size_t n, const char 
 
 /*
  * One family over the rows of "jobs" (registered by the workload manager,
- * docs/ADMIN.md), labelled job="ID"; rows without @key (a job without a
+ * docs/ADMIN.md), labelled jobid="ID" (not "job": Prometheus gives every target that label); rows without @key (a job without a
  * budget) have no sample.
  */
 static void job_family(FILE *f, struct json_object *jobs, const char *name, const char *type,
@@ -202,7 +202,7 @@ static void job_family(FILE *f, struct json_object *jobs, const char *name, cons
 
 	for (i = 0; i < n; i++) {
 		struct json_object *j = json_object_array_get_idx(jobs, i), *v;
-		struct label l = { "job", id };
+		struct label l = { "jobid", id };
 
 		if (!json_object_object_get_ex(j, key, &v) ||
 		    !json_object_is_type(v, json_type_int))
