@@ -190,8 +190,9 @@ static void tag_family(FILE *f, const struct tag_usage *u, size_t n, const char 
 
 /*
  * One family over the rows of "jobs" (registered by the workload manager,
- * docs/ADMIN.md), labelled jobid="ID" (not "job": Prometheus gives every target that label); rows without @key (a job without a
- * budget) have no sample.
+ * docs/ADMIN.md), labelled jobid="ID" (not "job": Prometheus gives every
+ * target that label); rows without @key (a job without a budget) have no
+ * sample.
  */
 static void job_family(FILE *f, struct json_object *jobs, const char *name, const char *type,
 		       const char *help, const char *key)
