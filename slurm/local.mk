@@ -16,10 +16,8 @@ uninstall-hook: slurm-uninstall-so
 slurm-uninstall-so:
 	rm -f $(DESTDIR)$(slurmplugindir)/bhc_arena.so
 PHONY_TARGETS += slurm-remove-la slurm-uninstall-so
-
-dist_man_MANS += man/bhc-arena-slurm.8
 else
-EXTRA_DIST += slurm/bhc_arena.c man/bhc-arena-slurm.8
+EXTRA_DIST += slurm/bhc_arena.c
 endif
 
 # A real single-node Slurm with the plugin (skips without Slurm, or without root).
