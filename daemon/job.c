@@ -81,8 +81,8 @@ int job_read_stat(pid_t pid, pid_t *ppidp, uint64_t *startp)
 int job_attach(struct job *job, pid_t pid)
 {
 	struct job_task *tasks;
-	uint64_t start;
-	pid_t ppid;
+	uint64_t start = 0;
+	pid_t ppid = 0;
 	size_t i;
 	int r;
 
@@ -132,8 +132,8 @@ static struct job *registered(struct list_head *jobs, pid_t pid, uint64_t start)
 struct job *job_of_pid(struct list_head *jobs, pid_t pid)
 {
 	struct job *job;
-	uint64_t start;
-	pid_t ppid;
+	uint64_t start = 0;
+	pid_t ppid = 0;
 	int depth;
 
 	if (list_empty(jobs))
