@@ -159,15 +159,12 @@ job_entries() {
 		$(actl clients | jq --argjson j "$1" '[.clients[] | select(.job == $j)] | length') +
 		$(actl regions | jq --argjson j "$1" '[.regions[] | select(.job == $j)] | length')))
 }
-# Wait until job $1 has ended and the node has run its epilog (idle again).
+# Wait until job $1 has ended, its epilog included (a job is COMPLETING until then).
 wait_done() {
 	local s
 	for _ in $(seq 300); do
 		s=$(job_state "$1")
-		if [ "$s" != RUNNING ] && [ "$s" != PENDING ] && [ "$s" != COMPLETING ] &&
-			[ "$(sinfo -h -n "$host" -o %T)" = idle ]; then
-			return 0
-		fi
+		case $s in RUNNING | PENDING | CONFIGURING | COMPLETING) ;; *) return 0 ;; esac
 		sleep 0.1
 	done
 	return 1
@@ -210,12 +207,14 @@ n_clients=$(echo "$clients" | jq --argjson j "$a" '[.clients[] | select(.job == 
 n_regions=$(echo "$regions" | jq --argjson j "$a" '[.regions[] | select(.job == $j)] | length')
 leased=$(echo "$jobs" | jq --argjson j "$a" '.jobs[] | select(.id == $j) | .leased')
 budget=$(echo "$jobs" | jq --argjson j "$a" '.jobs[] | select(.id == $j) | .budget')
+metrics=$("$ctl" --socket "$sock" metrics)
 if [ "$n_clients" = 2 ] && [ "$n_regions" = 2 ] && [ "$leased" = $((4 << 20)) ] &&
-	[ "$budget" = $((8 << 20)) ]; then
-	echo "ok 3 - bhc-arenactl clients/regions/jobs show job $a: 2 clients, 2 regions, 4M of an 8M budget"
+	[ "$budget" = $((8 << 20)) ] &&
+	echo "$metrics" | grep -qx "bhc_arena_job_leased_bytes{jobid=\"$a\"} $((4 << 20))"; then
+	echo "ok 3 - bhc-arenactl clients, regions, status and metrics show job $a: 2 clients, 2 regions, 4M of an 8M budget"
 else
 	echo "not ok 3 - job $a: clients $n_clients, regions $n_regions, leased $leased, budget $budget"
-	echo "$clients" "$jobs" | sed 's/^/# /'
+	echo "$clients" "$jobs" | sed 's/^/# /'; echo "$metrics" | grep job_ | sed 's/^/# /'
 fi
 
 # 4: the grandchild, whose tag says otherwise, is the job's by its ancestry
@@ -314,6 +313,7 @@ if [ "$(tail -n1 "$dir/job-e.out" 2>/dev/null)" = ran ] &&
 else
 	echo "not ok 11 - job $e: $(job_state "$e"): $(cat "$dir/job-e.out" 2>/dev/null)"
 fi
+for _ in $(seq 100); do [ "$(sinfo -h -n "$host" -o %T)" = idle ] && break; sleep 0.1; done
 node=$(scontrol show node "$host")
 if [ "$(sinfo -h -n "$host" -o %T)" = idle ] && ! echo "$node" | grep -q 'Reason='; then
 	echo "ok 12 - the node stays idle, not drained (the epilog logged and returned 0)"
