@@ -22,7 +22,7 @@ for p in slurmctld slurmd slurmstepd srun sbatch sinfo scontrol munged jq; do
 	command -v "$p" >/dev/null || [ -x "/usr/sbin/$p" ] ||
 		skip_all "$p is not installed (apt-get install slurm-wlm munge jq)"
 done
-[ -f "$plugin" ] || skip_all "bhc_arena.so was not built (configure found no slurm/spank.h)"
+[ -f "$plugin" ] || skip_all "bhc_arena.so was not built (configure --without-slurm, or no slurm/spank.h: apt-get install libslurm-dev)"
 [ "$(id -u)" -eq 0 ] || skip_all "a private Slurm needs root"
 # slurmstepd cannot load a plugin that needs a sanitizer runtime it does not have
 if nm -D "$plugin" 2>/dev/null | grep -q '__asan_init\|__tsan_init\|__ubsan_handle'; then
