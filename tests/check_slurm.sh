@@ -11,7 +11,7 @@ daemon=${BHC_ARENAD:-$builddir/daemon/bhc-arenad}
 ctl=${BHC_ARENACTL:-$builddir/client/bhc-arenactl}
 holder="$builddir/tests/lease-holder"
 plugin="$builddir/slurm/.libs/bhc_arena.so"
-N=12
+N=13
 echo "1..$N"
 
 skip_all() {
@@ -319,4 +319,14 @@ if [ "$(sinfo -h -n "$host" -o %T)" = idle ] && ! echo "$node" | grep -q 'Reason
 	echo "ok 12 - the node stays idle, not drained (the epilog logged and returned 0)"
 else
 	echo "not ok 12 - node: $(echo "$node" | grep -E 'State|Reason')"
+fi
+
+# 13: a bad --bhc-arena is refused at submission with a clear error, and nothing is queued
+before=$(squeue -h | wc -l)
+out=$(sbatch --bhc-arena=lots --wrap true 2>&1); rc=$?
+if [ "$rc" -ne 0 ] && echo "$out" | grep -q -- '--bhc-arena=lots: not a size' &&
+	[ "$(squeue -h | wc -l)" = "$before" ]; then
+	echo "ok 13 - sbatch --bhc-arena=lots is refused: $(echo "$out" | grep -- '--bhc-arena' | head -1)"
+else
+	echo "not ok 13 - sbatch --bhc-arena=lots: exit $rc: $out"
 fi
