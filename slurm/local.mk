@@ -9,7 +9,7 @@ slurm_bhc_arena_la_LIBADD = $(JSONC_LIBS)
 slurm_bhc_arena_la_LDFLAGS = -module -avoid-version -shared
 
 # Slurm loads bhc_arena.so; the libtool archive is of no use in its plugin directory.
-install-exec-hook: slurm-remove-la
+install-data-hook: slurm-remove-la
 slurm-remove-la:
 	rm -f $(DESTDIR)$(slurmplugindir)/bhc_arena.la
 uninstall-hook: slurm-uninstall-so
