@@ -64,13 +64,12 @@ static struct {
 static uint64_t job_budget; /* --bhc-arena; 0: not given */
 static bool budget_given;
 
-static int opt_budget(int val, const char *optarg, int remote)
+static int opt_budget(int val, const char *arg, int remote)
 {
 	uint64_t b;
 
-	if (!optarg || ctl_parse_size(optarg, &b) < 0 || b == 0) {
-		slurm_error(PREFIX "--bhc-arena=%s: not a size (e.g. 512M, 4G)",
-			    optarg ? optarg : "");
+	if (!arg || ctl_parse_size(arg, &b) < 0 || b == 0) {
+		slurm_error(PREFIX "--bhc-arena=%s: not a size (e.g. 512M, 4G)", arg ? arg : "");
 		return ESPANK_BAD_ARG;
 	}
 	job_budget = b;

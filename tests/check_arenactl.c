@@ -1487,7 +1487,8 @@ static int admin_as_nobody(const char *sock, const char *body)
 }
 
 /* Send @body as root; assert the reply's status is @want and return the reply. */
-static struct json_object *job_request(const struct daemon *d, int want, const char *fmt, ...)
+static __attribute__((format(printf, 3, 4))) struct json_object *
+job_request(const struct daemon *d, int want, const char *fmt, ...)
 {
 	char body[512], text[BHC_ARENA_ERROR_TEXT_MAX];
 	struct json_object *reply;
