@@ -37,7 +37,7 @@ enum cmd {
 };
 
 /* Options that only some commands take. */
-#define OPT_FILTER 0x1u /* --pid --uid --tag */
+#define OPT_FILTER 0x1u /* --pid --uid --tag --job */
 #define OPT_ALL 0x2u /* --all */
 #define OPT_WATCH 0x4u /* --interval --count */
 #define OPT_POOLSET 0x8u /* --warm --total */
@@ -54,8 +54,9 @@ struct ctl {
 	unsigned int given; /* OPT_* seen on the command line */
 	const char *given_name[4]; /* an option of each OPT_* class, for the message */
 	/* filters */
-	bool has_pid, has_uid;
+	bool has_pid, has_uid, has_job;
 	uint32_t pid, uid;
+	uint64_t job;
 	const char *tag;
 	bool all;
 	/* watch */
@@ -111,6 +112,8 @@ static void usage(FILE *f)
 	      "  -p, --pid=PID        clients, regions, watch: only this process\n"
 	      "  -u, --uid=UID|USER   clients, regions, watch: only this user\n"
 	      "  -T, --tag=TAG        clients, regions, watch: only this tag (job id)\n"
+	      "  -J, --job=ID         clients, regions, watch: only this job's (registered by\n"
+	      "                       the workload manager, bhc-arena-slurm(8))\n"
 	      "  -a, --all            regions: list warm regions too (admin)\n"
 	      "  -i, --interval=SEC   watch: seconds between refreshes (default 2)\n"
 	      "  -n, --count=N        watch: stop after N refreshes\n"
@@ -148,6 +151,7 @@ static const struct option long_opts[] = {
 	{ "pid", required_argument, NULL, 'p' },
 	{ "uid", required_argument, NULL, 'u' },
 	{ "tag", required_argument, NULL, 'T' },
+	{ "job", required_argument, NULL, 'J' },
 	{ "all", no_argument, NULL, 'a' },
 	{ "interval", required_argument, NULL, 'i' },
 	{ "count", required_argument, NULL, 'n' },
@@ -243,6 +247,15 @@ static int take_option(struct ctl *ctl, int c, const char *arg, bool *help, bool
 		ctl->tag = arg;
 		mark(ctl, OPT_FILTER, "--tag");
 		break;
+	case 'J':
+		errno = 0;
+		ctl->job = strtoull(arg, &end, 10);
+		if (*end || end == arg || *arg == '-' || errno ||
+		    ctl->job > (UINT64_C(1) << 53) - 1)
+			return usage_error("invalid job id '%s'", arg);
+		ctl->has_job = true;
+		mark(ctl, OPT_FILTER, "--job");
+		break;
 	case 'a':
 		ctl->all = true;
 		mark(ctl, OPT_ALL, "--all");
@@ -282,7 +295,7 @@ static int take_option(struct ctl *ctl, int c, const char *arg, bool *help, bool
 
 static int parse_options(struct ctl *ctl, int argc, char **argv, bool *help, bool *version)
 {
-	static const char short_opts[] = "+:s:jw:bt:p:u:T:ai:n:hV";
+	static const char short_opts[] = "+:s:jw:bt:p:u:T:J:ai:n:hV";
 	int c, r;
 
 	opterr = 0;
@@ -324,6 +337,8 @@ static int add_filters(struct json_object *req, const struct ctl *ctl)
 		r = json_object_object_add(req, "uid", json_object_new_int64(ctl->uid));
 	if (!r && ctl->tag)
 		r = json_object_object_add(req, "tag", json_object_new_string(ctl->tag));
+	if (!r && ctl->has_job)
+		r = json_object_object_add(req, "job", json_object_new_uint64(ctl->job));
 	if (!r && ctl->all)
 		r = json_object_object_add(req, "warm", json_object_new_boolean(true));
 	return r ? -ENOMEM : 0;

@@ -188,6 +188,52 @@ static void tag_family(FILE *f, const struct tag_usage *u, size_t n, const char 
 	}
 }
 
+/* --- per job ------------------------------------------------------------------- */
+
+/*
+ * One family over the rows of "jobs" (registered by the workload manager,
+ * docs/ADMIN.md), labelled jobid="ID" (not "job": Prometheus gives every
+ * target that label); rows without @key (a job without a budget) have no
+ * sample.
+ */
+static void job_family(FILE *f, struct json_object *jobs, const char *name, const char *type,
+		       const char *help, const char *key)
+{
+	size_t i, n = jobs ? json_object_array_length(jobs) : 0;
+	bool headed = false;
+	char id[24];
+
+	for (i = 0; i < n; i++) {
+		struct json_object *j = json_object_array_get_idx(jobs, i), *v;
+		struct label l = { "jobid", id };
+
+		if (!json_object_object_get_ex(j, key, &v) ||
+		    !json_object_is_type(v, json_type_int))
+			continue;
+		if (!headed)
+			head(f, name, type, help);
+		headed = true;
+		snprintf(id, sizeof(id), "%" PRIu64, ctl_json_u64(j, "id", 0));
+		sample(f, name, &l, 1, ctl_json_u64(j, key, 0));
+	}
+}
+
+static void job_metrics(FILE *f, struct json_object *jobs)
+{
+	job_family(f, jobs, "bhc_arena_job_clients", "gauge",
+		   "Connected clients per job (by process ancestry, not tag).", "clients");
+	job_family(f, jobs, "bhc_arena_job_regions", "gauge",
+		   "Leased regions per job, with an acquire in progress.", "regions");
+	job_family(f, jobs, "bhc_arena_job_leased_bytes", "gauge",
+		   "Bytes leased per job, with an acquire in progress.", "leased");
+	job_family(f, jobs, "bhc_arena_job_peak_bytes", "gauge",
+		   "Most bytes a job has held at once on this node.", "peak");
+	job_family(f, jobs, "bhc_arena_job_budget_bytes", "gauge",
+		   "A job's budget on this node (--bhc-arena); no sample without one.", "budget");
+	job_family(f, jobs, "bhc_arena_job_refused_total", "counter",
+		   "Acquires refused by a job's budget (EDQUOT).", "refused");
+}
+
 /* --- counters ------------------------------------------------------------------ */
 
 static const struct {
@@ -406,6 +452,7 @@ static int snapshot_metrics(FILE *f, struct json_object *snap)
 	tag_family(f, tags, n_tags, "bhc_arena_tag_kept_bytes",
 		   "Bytes of leased regions kept for reuse per tag (job id).", T_KEPT);
 	free(tags);
+	job_metrics(f, ctl_json_array(snap, "jobs"));
 	counters(f, ctl_json_object(snap, "counters"));
 	return 0;
 }

@@ -396,6 +396,57 @@ static void counters_line(FILE *f, struct json_object *c, const struct ctl_view 
 		ctl_emit_line(f, buf, v->width);
 }
 
+static const char *uid_text(struct json_object *row, char *buf, size_t len);
+
+enum { J_ID, J_USER, J_TASKS, J_CLIENTS, J_REGIONS, J_LEASED, J_PEAK, J_BUDGET, J_REFUSED };
+
+static const struct ctl_column job_cols[] = {
+	[J_ID] = { "JOB", CTL_COL_RIGHT, 0, 0 },
+	[J_USER] = { "USER", CTL_COL_TRUNC, 4, 6 },
+	[J_TASKS] = { "TASKS", CTL_COL_RIGHT, 3, 0 },
+	[J_CLIENTS] = { "CLIENTS", CTL_COL_RIGHT, 2, 0 },
+	[J_REGIONS] = { "REGIONS", CTL_COL_RIGHT, 2, 0 },
+	[J_LEASED] = { "LEASED", CTL_COL_RIGHT, 0, 0 },
+	[J_PEAK] = { "PEAK", CTL_COL_RIGHT, 0, 0 },
+	[J_BUDGET] = { "BUDGET", CTL_COL_RIGHT, 0, 0 },
+	[J_REFUSED] = { "REFUSED", CTL_COL_RIGHT, 1, 0 },
+};
+
+/* Jobs registered by the workload manager (bhc-arena-slurm(8)); nothing if none. */
+static int jobs_table(FILE *f, struct json_object *jobs, const struct ctl_view *v)
+{
+	size_t i, n = jobs ? json_object_array_length(jobs) : 0;
+	char user[64], s[CTL_SIZE_BUF];
+	struct ctl_table *t;
+	int r;
+
+	if (!n)
+		return 0;
+	line(f, v, "%s", "");
+	r = ctl_table_new(job_cols, sizeof(job_cols) / sizeof(job_cols[0]), &t);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n && r >= 0; i++) {
+		struct json_object *j = json_object_array_get_idx(jobs, i);
+		uint64_t budget = ctl_json_u64(j, "budget", 0);
+
+		r = ctl_table_add_row(t);
+		r = r ?: ctl_table_setf(t, J_ID, "%" PRIu64, ctl_json_u64(j, "id", 0));
+		r = r ?: ctl_table_set(t, J_USER, uid_text(j, user, sizeof(user)));
+		r = r ?: ctl_table_setf(t, J_TASKS, "%" PRIu64, ctl_json_u64(j, "tasks", 0));
+		r = r ?: ctl_table_setf(t, J_CLIENTS, "%" PRIu64, ctl_json_u64(j, "clients", 0));
+		r = r ?: ctl_table_setf(t, J_REGIONS, "%" PRIu64, ctl_json_u64(j, "regions", 0));
+		r = r ?: ctl_table_set(t, J_LEASED, sz(ctl_json_u64(j, "leased", 0), v, s));
+		r = r ?: ctl_table_set(t, J_PEAK, sz(ctl_json_u64(j, "peak", 0), v, s));
+		r = r ?: ctl_table_set(t, J_BUDGET, budget ? sz(budget, v, s) : "-");
+		r = r ?: ctl_table_setf(t, J_REFUSED, "%" PRIu64, ctl_json_u64(j, "refused", 0));
+	}
+	if (r >= 0)
+		r = ctl_table_print(t, f, v->width, v->max_rows);
+	ctl_table_free(t);
+	return r;
+}
+
 int ctl_show_status(FILE *f, struct json_object *reply, const struct ctl_hugepage_pool *pools,
 		    int n_pools, const struct ctl_view *v)
 {
@@ -418,6 +469,9 @@ int ctl_show_status(FILE *f, struct json_object *reply, const struct ctl_hugepag
 	     ctl_json_u64(s, "clients", 0), ctl_json_u64(s, "users", 0),
 	     ctl_json_u64(s, "admin", 0), ctl_json_u64(s, "admin", 0) == 1 ? "" : "s");
 	counters_line(f, c, v);
+	r = jobs_table(f, ctl_json_array(reply, "jobs"), v);
+	if (r < 0)
+		return r;
 	line(f, v, "%s", "");
 	return hugepages_table(f, pools, n_pools, v);
 }
@@ -430,6 +484,7 @@ enum {
 	C_USER,
 	C_COMM,
 	C_TAG,
+	C_JOB,
 	C_REGIONS,
 	C_LEASED,
 	C_KEPT,
@@ -445,6 +500,7 @@ static const struct ctl_column client_cols[] = {
 	[C_USER] = { "USER", CTL_COL_TRUNC, 0, 6 },
 	[C_COMM] = { "COMMAND", CTL_COL_TRUNC, 8, 6 },
 	[C_TAG] = { "TAG", CTL_COL_TRUNC, 9, 8 },
+	[C_JOB] = { "JOB", CTL_COL_RIGHT, 5, 0 },
 	[C_REGIONS] = { "REGIONS", CTL_COL_RIGHT, 7, 0 },
 	[C_LEASED] = { "LEASED", CTL_COL_RIGHT, 0, 0 },
 	[C_KEPT] = { "KEPT", CTL_COL_RIGHT, 3, 0 },
@@ -453,6 +509,13 @@ static const struct ctl_column client_cols[] = {
 	[C_USE] = { "USE", 0, 2, 0 },
 	[C_SINCE] = { "SINCE", CTL_COL_RIGHT, 4, 0 },
 };
+
+static bool has_job(struct json_object *row)
+{
+	struct json_object *j;
+
+	return json_object_object_get_ex(row, "job", &j) && json_object_is_type(j, json_type_int);
+}
 
 static const char *uid_text(struct json_object *row, char *buf, size_t len)
 {
@@ -463,15 +526,36 @@ static const char *uid_text(struct json_object *row, char *buf, size_t len)
 	return ctl_user_name((uint32_t)ctl_json_u64(row, "uid", 0), buf, len);
 }
 
+/* A row's "job" (registered by the workload manager) as text, "-" if none. */
+static const char *job_text(struct json_object *row, char *buf, size_t len)
+{
+	if (!has_job(row))
+		return "-";
+	snprintf(buf, len, "%" PRIu64, ctl_json_u64(row, "job", 0));
+	return buf;
+}
+
+/* Whether any row of @rows belongs to a job: the JOB column is shown only then. */
+static bool any_job(struct json_object *rows)
+{
+	size_t i, n = rows ? json_object_array_length(rows) : 0;
+
+	for (i = 0; i < n; i++)
+		if (has_job(json_object_array_get_idx(rows, i)))
+			return true;
+	return false;
+}
+
 static int client_row(struct ctl_table *t, struct json_object *c, int64_t now,
 		      const struct ctl_view *v)
 {
 	uint64_t leased = ctl_json_u64(c, "leased", 0), used = ctl_json_u64(c, "used", 0);
 	bool bad = ctl_json_u64(c, "header_invalid", 0) > 0;
-	char user[64], s[CTL_SIZE_BUF], bar[BAR_MAX + 16];
+	char user[64], s[CTL_SIZE_BUF], bar[BAR_MAX + 16], job[24];
 	int r;
 
 	r = ctl_table_add_row(t);
+	r = r ?: ctl_table_set(t, C_JOB, job_text(c, job, sizeof(job)));
 	r = r ?: ctl_table_setf(t, C_ID, "%" PRIu64, ctl_json_u64(c, "id", 0));
 	r = r ?: ctl_table_setf(t, C_PID, "%" PRIu64, ctl_json_u64(c, "pid", 0));
 	r = r ?: ctl_table_set(t, C_USER, uid_text(c, user, sizeof(user)));
@@ -510,11 +594,15 @@ static int clients_table(FILE *f, struct json_object *reply, struct json_object 
 {
 	size_t i, n = clients ? json_object_array_length(clients) : 0;
 	int64_t now = ctl_json_i64(reply, "time", 0);
+	struct ctl_column cols[sizeof(client_cols) / sizeof(client_cols[0])];
 	struct ctl_table *t;
 	bool bad = false;
 	int r;
 
-	r = ctl_table_new(client_cols, ARRAY_SIZE(client_cols), &t);
+	memcpy(cols, client_cols, sizeof(cols));
+	if (!any_job(clients))
+		cols[C_JOB].flags |= CTL_COL_HIDDEN;
+	r = ctl_table_new(cols, ARRAY_SIZE(cols), &t);
 	if (r < 0)
 		return r;
 	for (i = 0; i < n && r >= 0; i++) {
@@ -553,6 +641,7 @@ enum {
 	R_PID,
 	R_USER,
 	R_TAG,
+	R_JOB,
 	R_SIZE,
 	R_BACKING,
 	R_PAGE,
@@ -570,6 +659,7 @@ static const struct ctl_column region_cols[] = {
 	[R_PID] = { "PID", CTL_COL_RIGHT, 0, 0 },
 	[R_USER] = { "USER", CTL_COL_TRUNC, 7, 6 },
 	[R_TAG] = { "TAG", CTL_COL_TRUNC, 9, 8 },
+	[R_JOB] = { "JOB", CTL_COL_RIGHT, 5, 0 },
 	[R_SIZE] = { "SIZE", CTL_COL_RIGHT, 0, 0 },
 	[R_BACKING] = { "BACKING", 0, 8, 0 },
 	[R_PAGE] = { "PAGE", CTL_COL_RIGHT, 6, 0 },
@@ -599,11 +689,12 @@ static int region_row(struct ctl_table *t, struct json_object *rg, const struct 
 	uint64_t cap = ctl_json_u64(rg, "capacity", size);
 	bool warm = strcmp(ctl_json_str(rg, "state", "leased"), "leased") != 0;
 	bool bad = strcmp(ctl_json_str(rg, "header", "ok"), "ok") != 0;
-	char user[64], s[CTL_SIZE_BUF], bar[BAR_MAX + 16];
+	char user[64], s[CTL_SIZE_BUF], bar[BAR_MAX + 16], job[24];
 	const char *b = ctl_json_str(rg, "backing", "?");
 	int r;
 
 	r = ctl_table_add_row(t);
+	r = r ?: ctl_table_set(t, R_JOB, job_text(rg, job, sizeof(job)));
 	r = r ?: ctl_table_setf(t, R_ID, "%" PRIu64, ctl_json_u64(rg, "id", 0));
 	r = r ?: ctl_table_set(t, R_STATE, region_state(rg));
 	if (warm) {
@@ -651,6 +742,8 @@ static int regions_table(FILE *f, struct json_object *regions, const struct ctl_
 	/* the state column is only worth its room when it tells regions apart */
 	if (!any_warm)
 		cols[R_STATE].flags |= CTL_COL_HIDDEN;
+	if (!any_job(regions))
+		cols[R_JOB].flags |= CTL_COL_HIDDEN;
 	r = ctl_table_new(cols, ARRAY_SIZE(cols), &t);
 	if (r < 0)
 		return r;

@@ -31,6 +31,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "job.h"
 #include "log.h"
 #include "peer.h"
 #include "pool.h"
@@ -56,6 +57,10 @@ enum admin_cmd {
 	CMD_SNAPSHOT,
 	CMD_POOL_SET,
 	CMD_RELOAD,
+	CMD_JOBS,
+	CMD_JOB_REGISTER,
+	CMD_JOB_ATTACH,
+	CMD_JOB_END,
 };
 
 /* Members a command takes besides "cmd" and "schema". */
@@ -67,6 +72,8 @@ enum admin_cmd {
 #define M_WARM_BOOL 0x20u
 #define M_WARM_ARRAY 0x40u
 #define M_TOTAL 0x80u
+#define M_JOB 0x100u
+#define M_BUDGET 0x200u
 
 static const struct {
 	const char *name;
@@ -75,11 +82,17 @@ static const struct {
 	bool change; /* needs an admin */
 } commands[] = {
 	{ "status", CMD_STATUS, 0, false },
-	{ "clients", CMD_CLIENTS, M_ID | M_PID | M_UID | M_TAG, false },
-	{ "regions", CMD_REGIONS, M_ID | M_CLIENT | M_PID | M_UID | M_TAG | M_WARM_BOOL, false },
-	{ "snapshot", CMD_SNAPSHOT, M_CLIENT | M_PID | M_UID | M_TAG | M_WARM_BOOL, false },
+	{ "clients", CMD_CLIENTS, M_ID | M_PID | M_UID | M_TAG | M_JOB, false },
+	{ "regions", CMD_REGIONS, M_ID | M_CLIENT | M_PID | M_UID | M_TAG | M_WARM_BOOL | M_JOB,
+	  false },
+	{ "snapshot", CMD_SNAPSHOT, M_CLIENT | M_PID | M_UID | M_TAG | M_WARM_BOOL | M_JOB, false },
 	{ "pool-set", CMD_POOL_SET, M_WARM_ARRAY | M_TOTAL, true },
 	{ "reload", CMD_RELOAD, 0, true },
+	/* jobs of a workload manager (job.h): told by root only */
+	{ "jobs", CMD_JOBS, M_JOB, false },
+	{ "job-register", CMD_JOB_REGISTER, M_JOB | M_UID | M_BUDGET, true },
+	{ "job-attach", CMD_JOB_ATTACH, M_JOB | M_PID, true },
+	{ "job-end", CMD_JOB_END, M_JOB, true },
 };
 
 /* A validated request. */
@@ -96,6 +109,8 @@ struct request {
 	/* pool-set */
 	struct json_object *warm_targets;
 	uint64_t total;
+	/* jobs (M_JOB, M_BUDGET) */
+	uint64_t job, budget;
 };
 
 /* Who is asking. */
@@ -178,6 +193,15 @@ static void put_null(struct reply *rep, struct json_object *o, const char *key)
 	put(rep, o, key, NULL);
 }
 
+/* "job": the id of @job, or null. */
+static void put_job(struct reply *rep, struct json_object *o, const struct job *job)
+{
+	if (job)
+		put_u64(rep, o, "job", job->id);
+	else
+		put_null(rep, o, "job");
+}
+
 /* A new object or array added to @o as @key (NULL on failure, recorded). */
 static struct json_object *put_new(struct reply *rep, struct json_object *o, const char *key,
 				   bool array)
@@ -242,6 +266,10 @@ static const char *errno_name(int e)
 		return "ENOMEM";
 	case ENOENT:
 		return "ENOENT";
+	case ESRCH:
+		return "ESRCH";
+	case ENOSPC:
+		return "ENOSPC";
 	case EIO:
 		return "EIO";
 	}
@@ -389,6 +417,14 @@ static int parse_member(struct reply *rep, struct request *req, unsigned int all
 			return fail(rep, EINVAL, "member 'total' must be at least 1 byte");
 		return r;
 	}
+	if (!strcmp(key, "job") && (allowed & M_JOB)) {
+		req->given |= M_JOB;
+		return get_uint(rep, key, v, JSON_INT_MAX, &req->job);
+	}
+	if (!strcmp(key, "budget") && (allowed & M_BUDGET)) {
+		req->given |= M_BUDGET;
+		return get_uint(rep, key, v, JSON_INT_MAX, &req->budget);
+	}
 	return fail(rep, EINVAL, "unknown member '%s' for cmd '%s'", key, req->cmd_name);
 }
 
@@ -448,7 +484,8 @@ static int parse_request(struct reply *rep, const char *json, size_t len, struct
 	if (i == ARRAY_SIZE(commands))
 		return fail(
 			rep, EINVAL,
-			"unknown cmd '%.64s' (status, clients, regions, snapshot, pool-set, reload)",
+			"unknown cmd '%.64s' (status, clients, regions, snapshot, pool-set, reload, "
+			"jobs, job-register, job-attach, job-end)",
 			req->cmd_name);
 	json_object_object_foreach(obj, key, val)
 	{
@@ -516,6 +553,8 @@ static bool client_selected(const struct peer *peer, const struct viewer *v,
 	if ((req->given & M_UID) && peer->cred.uid != req->uid)
 		return false;
 	if ((req->given & M_TAG) && strcmp(peer->tag, req->tag))
+		return false;
+	if ((req->given & M_JOB) && (!peer->job || peer->job->id != req->job))
 		return false;
 	return true;
 }
@@ -798,6 +837,7 @@ static void add_clients(struct reply *rep, struct server *server, const struct v
 		put_u64(rep, o, "gid", peer->cred.gid);
 		put_str(rep, o, "comm", read_comm(peer->cred.pid, comm, sizeof(comm)));
 		put_str(rep, o, "tag", peer->tag);
+		put_job(rep, o, peer->job);
 		put_u64(rep, o, "connected", ns_to_s(peer->connected_ns));
 		put_u64(rep, o, "age", age_s(now_ns, peer->connected_ns));
 		put_u64(rep, o, "regions", n);
@@ -829,11 +869,13 @@ static void region_row(struct reply *rep, struct json_object *arr, struct region
 		put_u64(rep, o, "pid", (uint64_t)owner->cred.pid);
 		put_u64(rep, o, "uid", owner->cred.uid);
 		put_str(rep, o, "tag", owner->tag);
+		put_job(rep, o, owner->job);
 	} else {
 		put_null(rep, o, "client");
 		put_null(rep, o, "pid");
 		put_null(rep, o, "uid");
 		put_null(rep, o, "tag");
+		put_null(rep, o, "job");
 	}
 	put_u64(rep, o, "size", region->size);
 	put_u64(rep, o, "capacity", region_capacity(region));
@@ -1163,6 +1205,132 @@ static int reload(struct reply *rep, struct server *server, const char *who)
 	return 0;
 }
 
+/* --- jobs ------------------------------------------------------------------------------------ */
+
+static void job_row(struct reply *rep, struct json_object *o, const struct job *job,
+		    uint64_t now_ns)
+{
+	put_u64(rep, o, "id", job->id);
+	put_u64(rep, o, "uid", job->uid);
+	if (job->budget)
+		put_u64(rep, o, "budget", job->budget);
+	else
+		put_null(rep, o, "budget");
+	put_u64(rep, o, "tasks", job->n_tasks);
+	put_u64(rep, o, "clients", job->n_peers);
+	put_u64(rep, o, "regions", job->n_regions);
+	put_u64(rep, o, "leased", job->bytes);
+	put_u64(rep, o, "peak", job->peak);
+	put_u64(rep, o, "grants", job->n_acquired);
+	put_u64(rep, o, "refused", job->n_refused);
+	put_u64(rep, o, "registered", ns_to_s(job->registered_ns));
+	put_u64(rep, o, "age", age_s(now_ns, job->registered_ns));
+}
+
+/* "jobs": every job the viewer may see (its own uid's, or all for admins). */
+static void add_jobs(struct reply *rep, struct server *server, const struct viewer *v,
+		     const struct request *req, uint64_t now_ns)
+{
+	struct json_object *arr = put_new(rep, rep->root, "jobs", true);
+	struct list_head *pos;
+
+	if (!arr)
+		return;
+	list_for_each(pos, &server->jobs) {
+		struct job *job = list_entry(pos, struct job, link);
+
+		if (!v->admin && job->uid != v->uid)
+			continue;
+		if ((req->given & M_JOB) && job->id != req->job)
+			continue;
+		job_row(rep, append_new(rep, arr), job, now_ns);
+	}
+	json_object_array_sort(arr, cmp_id);
+}
+
+/* job-end: close the job's clients (which ends their leases), report and forget the job. */
+static void end_job(struct reply *rep, struct server *server, struct job *job, const char *who,
+		    uint64_t now_ns)
+{
+	uint64_t n_clients = 0, n_regions = 0, bytes = 0;
+	struct list_head *pos, *n, *rpos;
+	struct json_object *o;
+	char why[64], size[32], peak[32];
+
+	snprintf(why, sizeof(why), "job %" PRIu64 " ended", job->id);
+	list_for_each_safe(pos, n, &server->peers) {
+		struct peer *peer = list_entry(pos, struct peer, link);
+
+		if (peer->job != job)
+			continue;
+		n_clients++;
+		list_for_each(rpos, &peer->leases) {
+			n_regions++;
+			bytes += list_entry(rpos, struct region, link)->size;
+		}
+		peer_close(peer, why, false);
+	}
+	job_row(rep, put_new(rep, rep->root, "job", false), job, now_ns);
+	o = put_new(rep, rep->root, "ended", false);
+	put_u64(rep, o, "clients", n_clients);
+	put_u64(rep, o, "regions", n_regions);
+	put_u64(rep, o, "bytes", bytes);
+	log_notice("%s: job %" PRIu64 " ended: peak %s; closed %" PRIu64
+		   " clients still holding %" PRIu64 " regions (%s)",
+		   who, job->id, size_format_iec(job->peak, peak, sizeof(peak)), n_clients,
+		   n_regions, size_format_iec(bytes, size, sizeof(size)));
+	job_free(job);
+}
+
+static int job_command(struct reply *rep, struct server *server, const struct request *req,
+		       const char *who, uint64_t now_ns)
+{
+	struct job *job;
+	char budget[32];
+	int r;
+
+	if (!(req->given & M_JOB))
+		return fail(rep, EINVAL, "%s needs member 'job'", req->cmd_name);
+	job = job_find(&server->jobs, req->job);
+	switch (req->cmd) {
+	case CMD_JOB_REGISTER:
+		if (!(req->given & M_UID))
+			return fail(rep, EINVAL, "job-register needs member 'uid'");
+		r = job_register(&server->jobs, req->job, req->uid, req->budget, &job);
+		if (r < 0)
+			return fail(rep, ENOMEM, "out of memory");
+		log_info("%s: job %" PRIu64 " registered (uid %u, budget %s)", who, req->job,
+			 (unsigned int)req->uid,
+			 req->budget ? size_format_iec(req->budget, budget, sizeof(budget)) :
+				       "none");
+		break;
+	case CMD_JOB_ATTACH:
+		if (!(req->given & M_PID))
+			return fail(rep, EINVAL, "job-attach needs member 'pid'");
+		if (!job)
+			return fail(rep, ENOENT, "job %" PRIu64 " is not registered", req->job);
+		r = job_attach(job, (pid_t)req->pid);
+		if (r == -ESRCH)
+			return fail(rep, ESRCH, "no process %u", (unsigned int)req->pid);
+		if (r == -ENOSPC)
+			return fail(rep, ENOSPC, "job %" PRIu64 " has %u tasks registered already",
+				    job->id, JOB_TASKS_MAX);
+		if (r < 0)
+			return fail(rep, ENOMEM, "out of memory");
+		log_debug("%s: pid %u is a task of job %" PRIu64, who, (unsigned int)req->pid,
+			  job->id);
+		break;
+	default: /* CMD_JOB_END */
+		if (!job)
+			return fail(rep, ENOENT, "job %" PRIu64 " is not registered", req->job);
+		end_job(rep, server, job, who, now_ns);
+		server_changed(server);
+		return 0;
+	}
+	job_row(rep, put_new(rep, rep->root, "job", false), job, now_ns);
+	return 0;
+}
+
 /* --- the request ---------------------------------------------------------------------------- */
 
 static void envelope(struct reply *rep, const struct request *req, const struct viewer *v,
@@ -1227,6 +1395,12 @@ int admin_handle(struct server *server, struct peer *peer, const char *json, siz
 	if (!rep.root)
 		return -ENOMEM;
 	r = parse_request(&rep, json, len, &req, &obj);
+	/* jobs are the business of the workload manager, which runs as root */
+	if (r == 0 && !rep.status && req.change && req.cmd >= CMD_JOB_REGISTER && v.uid != 0) {
+		fail(&rep, EACCES, "permission denied: %s needs root", req.cmd_name);
+		log_notice("admin: refused %s to %s", req.cmd_name,
+			   peer_describe(peer, desc, sizeof(desc)));
+	}
 	if (r == 0 && req.change && !v.admin) {
 		if (v.group[0])
 			fail(&rep, EACCES,
@@ -1245,6 +1419,7 @@ int admin_handle(struct server *server, struct peer *peer, const char *json, siz
 		switch (req.cmd) {
 		case CMD_STATUS:
 			add_status(&rep, server, now_ns);
+			add_jobs(&rep, server, &v, &req, now_ns);
 			break;
 		case CMD_CLIENTS:
 			add_clients(&rep, server, &v, &req, now_ns);
@@ -1254,6 +1429,7 @@ int admin_handle(struct server *server, struct peer *peer, const char *json, siz
 			break;
 		case CMD_SNAPSHOT:
 			add_status(&rep, server, now_ns);
+			add_jobs(&rep, server, &v, &req, now_ns);
 			add_clients(&rep, server, &v, &req, now_ns);
 			add_regions(&rep, server, &v, &req, now_ns);
 			break;
@@ -1262,6 +1438,14 @@ int admin_handle(struct server *server, struct peer *peer, const char *json, siz
 			break;
 		case CMD_RELOAD:
 			reload(&rep, server, who);
+			break;
+		case CMD_JOBS:
+			add_jobs(&rep, server, &v, &req, now_ns);
+			break;
+		case CMD_JOB_REGISTER:
+		case CMD_JOB_ATTACH:
+		case CMD_JOB_END:
+			job_command(&rep, server, &req, who, now_ns);
 			break;
 		}
 	}

@@ -5,6 +5,7 @@ daemon_bhc_arenad_SOURCES = \
 	daemon/main.c \
 	daemon/admin.c daemon/admin.h \
 	daemon/config.c daemon/config.h \
+	daemon/job.c daemon/job.h \
 	daemon/list.h \
 	daemon/log.c daemon/log.h \
 	daemon/peer.c daemon/peer.h \

@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "admin.h"
+#include "job.h"
 #include "log.h"
 #include "peer.h"
 #include "proto.h"
@@ -103,6 +104,7 @@ static void unreserve(struct peer *peer, uint64_t size)
 	peer->bytes -= size;
 	peer->user->n_regions--;
 	peer->user->bytes -= size;
+	job_uncharge(peer->job, size);
 }
 
 void peer_close(struct peer *peer, const char *why, bool abandon)
@@ -153,6 +155,9 @@ void peer_close(struct peer *peer, const char *why, bool abandon)
 	server->n_peers--;
 	user_unref(peer->user);
 	peer->user = NULL;
+	if (peer->job)
+		peer->job->n_peers--;
+	peer->job = NULL;
 	uv_close((uv_handle_t *)&peer->poll, handle_closed);
 	uv_close((uv_handle_t *)&peer->timer, handle_closed);
 	server_changed(server);
@@ -415,6 +420,10 @@ static void handle_hello(struct peer *peer, const struct proto_msg *msg)
 	peer->admin = msg->hello.flags & BHC_ARENA_HELLO_ADMIN;
 	peer->hello_pid = msg->hello.pid;
 	memcpy(peer->tag, msg->hello.tag, sizeof(peer->tag));
+	if (!peer->admin)
+		peer->job = job_of_pid(&server->jobs, peer->cred.pid);
+	if (peer->job)
+		peer->job->n_peers++;
 	uv_timer_stop(&peer->timer);
 	proto_encode_welcome(&m, msg->seq, peer->id, server->start_ns, server->pool.max_region_size,
 			     server->pool.page_shift, server->pool.policy);
@@ -433,6 +442,7 @@ static void grant(struct peer *peer, struct region *region, uint32_t seq)
 	list_add_tail(&region->link, &peer->leases);
 	peer->n_acquired++;
 	peer->user->n_acquired++;
+	job_granted(peer->job);
 	proto_encode_grant(&m, seq, region->id, region->size, region->backing, region->page_shift);
 	log_debug("%s: leased region %" PRIu64 " (%s, %s)", peer_describe(peer, desc, sizeof(desc)),
 		  region->id, size_format_iec(region->size, size, sizeof(size)),
@@ -461,7 +471,7 @@ static int check_quota(struct peer *peer, uint64_t size)
 {
 	const struct config *cfg = peer->server->config;
 	struct user *user = peer->user;
-	char held[32], asked[32], limit[32];
+	char held[32], asked[32], limit[32], text[BHC_ARENA_ERROR_TEXT_MAX];
 
 	size_format_iec(size, asked, sizeof(asked));
 	if (cfg->per_connection_regions && peer->n_regions + 1 > cfg->per_connection_regions) {
@@ -500,6 +510,10 @@ static int check_quota(struct peer *peer, uint64_t size)
 				size_format_iec(cfg->per_uid_bytes, limit, sizeof(limit)));
 		return -EDQUOT;
 	}
+	if (job_check(peer->job, size, text, sizeof(text)) < 0) {
+		peer_send_error(peer, EDQUOT, "%s", text);
+		return -EDQUOT;
+	}
 	return 0;
 }
 
@@ -528,6 +542,7 @@ static void handle_acquire(struct peer *peer, const struct proto_msg *msg)
 	peer->bytes += acq->size;
 	peer->user->n_regions++;
 	peer->user->bytes += acq->size;
+	job_charge(peer->job, acq->size);
 	acq->done = acquire_done;
 	peer->acquire_seq = msg->seq;
 	r = pool_acquire(pool, acq, &region, &err);

@@ -32,6 +32,7 @@
 #include "pool.h"
 
 struct server;
+struct job;
 struct user;
 
 /* A reply waiting to be sent; owned by the peer's queue. */
@@ -57,6 +58,7 @@ struct peer {
 	unsigned int n_handles; /* open uv handles; the peer is freed at 0 */
 	struct ucred cred; /* SO_PEERCRED at accept */
 	struct user *user; /* per-uid accounting (a reference) */
+	struct job *job; /* the job of its pid at HELLO (job.h), or NULL */
 	uint64_t connected_ns; /* CLOCK_REALTIME of accept */
 	struct list_head link; /* server->peers */
 	/* HELLO */

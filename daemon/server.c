@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "job.h"
 #include "log.h"
 #include "peer.h"
 #include "proto.h"
@@ -694,6 +695,7 @@ int server_new(uv_loop_t *loop, struct config *cfg, const struct config_source *
 	server->listen_fd = -1;
 	list_init(&server->peers);
 	list_init(&server->users);
+	list_init(&server->jobs);
 	server->start_ns = clock_realtime_ns();
 	*serverp = server;
 	return 0;
@@ -707,6 +709,8 @@ void server_free(struct server *server)
 		close(server->listen_fd);
 	free(server->socket_path);
 	config_free(server->config);
+	while (!list_empty(&server->jobs))
+		job_free(list_first_entry(&server->jobs, struct job, link));
 	free(server);
 }
 

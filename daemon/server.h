@@ -50,6 +50,7 @@ struct server {
 	struct list_head peers; /* struct peer.link, oldest first */
 	unsigned int n_peers;
 	struct list_head users; /* struct user.link */
+	struct list_head jobs; /* struct job.link: jobs registered by root (job.h) */
 	uint64_t next_peer_id;
 	/* life cycle */
 	uint64_t start_ns; /* CLOCK_REALTIME at start: daemon_start_ns in WELCOME */

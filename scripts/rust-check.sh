@@ -60,7 +60,7 @@ setup_args=(--builddir "$builddir")
 
 # The build tree's bhc-arena-uninstalled.pc; the daemon and CLI built there.
 export PKG_CONFIG_PATH="$builddir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
-export BHC_ARENAD="$builddir/daemon/bhc-arenad" BHC_ARENACTL="$builddir/client/bhc-arenactl"
+export BHC_ARENAD="$builddir/daemon/bhc-arenad" BHC_ARENACTL="$builddir/ctl/bhc-arenactl"
 # Build output goes to the build directory, shared with `make bench`.
 export CARGO_TARGET_DIR="$builddir/cargo-target"
 cd "$top/rust/bhc-rts-arena"

@@ -25,7 +25,8 @@ PKGS=(build-essential autoconf automake libtool pkg-config
 	libuv1-dev liburing-dev check libinih-dev libjson-c-dev libsystemd-dev
 	valgrind clang llvm libclang-rt-14-dev jq util-linux systemd
 	libapr1-dev libtalloc-dev libjemalloc-dev libmimalloc-dev libopenblas-dev
-	gnuplot-nox prometheus stress-ng clang-format bash-completion)
+	gnuplot-nox prometheus stress-ng clang-format bash-completion
+	slurm-wlm libslurm-dev munge)
 
 if [ "$deps" = yes ]; then
 	missing=()

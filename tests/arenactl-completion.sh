@@ -41,7 +41,7 @@ expect() {
 echo "1..9"
 expect "status clients regions metrics watch pool reload help version" bhc-arenactl ""
 expect "regions reload" bhc-arenactl --json re
-expect "--socket --json --no-bars --width --bytes --timeout --help --version --pid --uid --tag --all" \
+expect "--socket --json --no-bars --width --bytes --timeout --help --version --pid --uid --tag --job --all" \
 	bhc-arenactl regions --
 expect "--timeout --tag" bhc-arenactl --socket /tmp/x clients --t
 expect "show set" bhc-arenactl pool ""

@@ -1462,6 +1462,155 @@ START_TEST(test_many_regions)
 }
 END_TEST
 
+/* An admin request @body sent as nobody from a child process: the reply's status (errno). */
+static int admin_as_nobody(const char *sock, const char *body)
+{
+	int ws = 0;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct json_object *req = json_tokener_parse(body), *reply = NULL;
+		struct ctl_error err = { 0 };
+		struct ctl_conn conn;
+
+		if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0 || !req ||
+		    ctl_connect(&conn, sock, 5000, &err) < 0)
+			_exit(255);
+		ctl_request(&conn, req, &reply, &err);
+		_exit(err.error & 0xff);
+	}
+	ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
+	ck_assert(WIFEXITED(ws));
+	ck_assert_int_ne(WEXITSTATUS(ws), 255);
+	return WEXITSTATUS(ws);
+}
+
+/* Send @body as root; assert the reply's status is @want and return the reply. */
+static __attribute__((format(printf, 3, 4))) struct json_object *
+job_request(const struct daemon *d, int want, const char *fmt, ...)
+{
+	char body[512], text[BHC_ARENA_ERROR_TEXT_MAX];
+	struct json_object *reply;
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	st = raw_admin(d->sock, body, strlen(body), &reply, text, sizeof(text));
+	ck_assert_msg(st == want, "%s: status %d, wanted %d: %s", body, st, want,
+		      reply ? json_object_to_json_string(reply) : text);
+	return reply;
+}
+
+START_TEST(test_jobs)
+{
+	struct json_object *j, *row;
+	struct daemon d;
+	struct holder h;
+	struct run r;
+	const char *argv[16];
+	char path[512], pid_s[24], *p;
+	pid_t dead;
+
+	need_root();
+	daemon_start(&d, "bhc-arena-test-none", "total = 256M\n");
+	/* root registers a job; nobody may not, nor end it */
+	j = job_request(&d, 0, "{\"cmd\":\"job-register\",\"job\":77,\"uid\":0,\"budget\":%u}",
+			8u << 20);
+	ck_assert_uint_eq(ju(j, "job.id"), 77);
+	ck_assert_uint_eq(ju(j, "job.budget"), 8u << 20);
+	json_object_put(j);
+	ck_assert_int_eq(admin_as_nobody(d.sock, "{\"cmd\":\"jobs\"}"), 0);
+	ck_assert_int_eq(admin_as_nobody(d.sock,
+					 "{\"cmd\":\"job-register\",\"job\":78,\"uid\":65534}"),
+			 EACCES);
+	ck_assert_int_eq(admin_as_nobody(d.sock, "{\"cmd\":\"job-end\",\"job\":77}"), EACCES);
+	/* a later registration keeps the first budget */
+	json_object_put(
+		job_request(&d, 0, "{\"cmd\":\"job-register\",\"job\":77,\"uid\":0,\"budget\":1}"));
+	/* attach: an unknown job, a process that is gone, then this test's process */
+	json_object_put(job_request(&d, ENOENT, "{\"cmd\":\"job-attach\",\"job\":79,\"pid\":1}"));
+	dead = fork();
+	ck_assert_int_ge(dead, 0);
+	if (dead == 0)
+		_exit(0);
+	waitpid(dead, NULL, 0);
+	json_object_put(job_request(&d, ESRCH, "{\"cmd\":\"job-attach\",\"job\":77,\"pid\":%d}",
+				    (int)dead));
+	j = job_request(&d, 0, "{\"cmd\":\"job-attach\",\"job\":77,\"pid\":%d}", (int)getpid());
+	ck_assert_uint_eq(ju(j, "job.tasks"), 1);
+	ck_assert_uint_eq(ju(j, "job.budget"), 8u << 20);
+	json_object_put(j);
+
+	/* a child of the task is the job's, whatever tag it gives */
+	holder_start(&h, &d, NULL, "not-77", "1", "0", NULL);
+	j = ctl_json(&d, NULL, 0, "clients", "--job", "77", NULL);
+	ck_assert_uint_eq(json_object_array_length(jarr(j, "clients")), 1);
+	row = json_object_array_get_idx(jarr(j, "clients"), 0);
+	ck_assert_uint_eq(ju(row, "pid"), (uint64_t)h.pid);
+	ck_assert_uint_eq(ju(row, "job"), 77);
+	ck_assert_str_eq(js(row, "tag"), "not-77");
+	json_object_put(j);
+	j = ctl_json(&d, NULL, 0, "regions", "--job", "77", NULL);
+	ck_assert_uint_eq(json_object_array_length(jarr(j, "regions")), 1);
+	json_object_put(j);
+	j = ctl_json(&d, NULL, 0, "regions", "--job", "78", NULL);
+	ck_assert_uint_eq(json_object_array_length(jarr(j, "regions")), 0);
+	json_object_put(j);
+
+	/* past the budget: 4M held + 8M asked > 8M */
+	snprintf(path, sizeof(path), "%s/tests/lease-holder", env_path("abs_top_builddir"));
+	argv[0] = path, argv[1] = "--socket", argv[2] = d.sock, argv[3] = "--size";
+	argv[4] = "8M", argv[5] = NULL;
+	run_argv(&r, argv, NULL, NULL);
+	ck_assert_int_ne(r.status, 0);
+	ck_assert_msg(strstr(r.out, "\"error\":122"), "lease-holder said: %s", r.out);
+	p = strstr(r.out, "job 77 is over its arena budget: 4 MiB held + 8 MiB asked > 8 MiB");
+	ck_assert_msg(p, "lease-holder said: %s", r.out);
+	run_free(&r);
+
+	/* status, metrics */
+	j = ctl_json(&d, NULL, 0, "status", NULL);
+	row = json_object_array_get_idx(jarr(j, "jobs"), 0);
+	ck_assert_uint_eq(ju(row, "id"), 77);
+	ck_assert_uint_eq(ju(row, "leased"), 4u << 20);
+	ck_assert_uint_eq(ju(row, "peak"), 4u << 20);
+	ck_assert_uint_eq(ju(row, "refused"), 1);
+	ck_assert_uint_eq(ju(row, "clients"), 1);
+	json_object_put(j);
+	ctl(&r, &d, NULL, NULL, "metrics", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "bhc_arena_job_leased_bytes{jobid=\"77\"} 4194304\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, "bhc_arena_job_peak_bytes{jobid=\"77\"} 4194304\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, "bhc_arena_job_budget_bytes{jobid=\"77\"} 8388608\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, "bhc_arena_job_refused_total{jobid=\"77\"} 1\n"));
+	run_free(&r);
+	ctl(&r, &d, NULL, "200", "clients", NULL);
+	ck_assert_ptr_nonnull(strstr(r.out, "JOB"));
+	run_free(&r);
+
+	/* job-end ends the lease still open and forgets the job */
+	j = job_request(&d, 0, "{\"cmd\":\"job-end\",\"job\":77}");
+	ck_assert_uint_eq(ju(j, "ended.clients"), 1);
+	ck_assert_uint_eq(ju(j, "ended.regions"), 1);
+	ck_assert_uint_eq(ju(j, "job.peak"), 4u << 20);
+	json_object_put(j);
+	j = ctl_json(&d, NULL, 0, "status", NULL);
+	ck_assert_uint_eq(json_object_array_length(jarr(j, "jobs")), 0);
+	ck_assert_uint_eq(ju(j, "pool.leased"), 0);
+	json_object_put(j);
+	snprintf(pid_s, sizeof(pid_s), "%d", (int)h.pid);
+	j = ctl_json(&d, NULL, 0, "clients", "--pid", pid_s, NULL);
+	ck_assert_uint_eq(json_object_array_length(jarr(j, "clients")), 0);
+	json_object_put(j);
+	json_object_put(job_request(&d, ENOENT, "{\"cmd\":\"job-end\",\"job\":77}"));
+	holder_stop(&h);
+	daemon_stop(&d);
+}
+END_TEST
+
 #define ADD(s, fn, timeout) add_test((s), &(#fn)[5], fn, timeout)
 
 static void add_test(Suite *s, const char *name, const TTest *fn, int timeout)
@@ -1491,5 +1640,6 @@ int main(void)
 	ADD(s, test_exit_codes, 60);
 	ADD(s, test_bad_requests, 60);
 	ADD(s, test_many_regions, 60);
+	ADD(s, test_jobs, 60);
 	return bhc_test_run(s);
 }
