@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-pkgs=(bhc-arenad bhc-arenactl libbhc-arena0 libbhc-arena-dev)
+pkgs=(bhc-arenad bhc-arenactl libbhc-arena0 libbhc-arena-dev slurm-bhc-arena)
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 [ "$(id -u)" -eq 0 ] || skip_all "installs packages: needs root"
 export DEBIAN_FRONTEND=noninteractive
@@ -181,7 +181,7 @@ else
 	echo "1..$n"; exit 1
 fi
 vers=$(dpkg-query -W -f='${Version} ' "${pkgs[@]}")
-check "all four packages are at $cur_ver" test "$vers" = "$(printf "$cur_ver %.0s" "${pkgs[@]}")"
+check "all ${#pkgs[@]} packages are at $cur_ver" test "$vers" = "$(printf "$cur_ver %.0s" "${pkgs[@]}")"
 [ -z "$prev" ] || check "the upgrade kept the locally changed conffile" \
 	grep -qx '# local change (check-deb.sh)' /etc/bhc-arena/arenad.conf
 check "users and groups exist (systemd-sysusers in postinst)" bash -c \
