@@ -416,6 +416,60 @@ START_TEST(test_room_from_kept)
 }
 END_TEST
 
+/*
+ * Another process's acquire finds no room: the daemon sends this one RECLAIM,
+ * which its next library call answers by giving its kept region back.
+ */
+START_TEST(test_reclaim)
+{
+	struct bhc_arena_opts local = { .mode = BHC_ARENA_MODE_LOCAL };
+	int go[2], done[2], status;
+	struct bhc_arena *a;
+	char c, res[2];
+	uint64_t id;
+	pid_t other;
+
+	daemon_start("[pool]\nhugepages = off\nwarm = none\n[limits]\ntotal = 40M\n");
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(done), 0);
+	other = fork();
+	ck_assert_int_ge(other, 0);
+	if (other == 0) {
+		/* twice: once while this process keeps its region, once after */
+		for (int i = 0; i < 2; i++) {
+			if (read(go[0], &c, 1) != 1)
+				_exit(9);
+			c = bhc_arena_new(CAP16, &a) == 0 ? 'y' : 'n';
+			if (c == 'y')
+				bhc_arena_free(a);
+			if (write(done[1], &c, 1) != 1)
+				_exit(9);
+		}
+		_exit(0);
+	}
+	a = arena_new(32 * MIB);
+	id = region_id(a);
+	bhc_arena_free(a);
+	ck_assert(holds_region(getpid(), id));
+
+	ck_assert_int_eq(write(go[1], "1", 1), 1);
+	ck_assert_int_eq(read(done[0], &res[0], 1), 1);
+	ck_assert_msg(res[0] == 'n', "the other process found room beside a kept 34 MiB region");
+	/* this process's next call (after the poll interval) hears the RECLAIM */
+	sleep_ms(150);
+	ck_assert_int_eq(bhc_arena_new_opts(1 * MIB, &local, &a), 0);
+	bhc_arena_free(a);
+	ck_assert(wait_n_regions(getpid(), 0, 5000));
+
+	ck_assert_int_eq(write(go[1], "2", 1), 1);
+	ck_assert_int_eq(read(done[0], &res[1], 1), 1);
+	ck_assert_msg(res[1] == 'y', "the other process still found no room");
+	ck_assert_int_eq(waitpid(other, &status, 0), other);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	bhc_test_daemon_stop_clean(&d);
+}
+END_TEST
+
 static int big_fn(struct bhc_arena *arena, void *ctx)
 {
 	uint64_t *ids = ctx;
@@ -524,6 +578,7 @@ static Suite *retain_suite(void)
 		{ "bound_one_under", test_bound_one_under },
 		{ "idle", test_idle },
 		{ "room_from_kept", test_room_from_kept },
+		{ "reclaim", test_reclaim },
 		{ "with_arena_big", test_with_arena_big },
 		{ "with_arena_spare_idle", test_with_arena_spare_idle },
 		{ "exit_releases", test_exit_releases },
