@@ -346,6 +346,7 @@ START_TEST(test_daemon_arena)
 	const struct bhc_arena_region_info *info;
 	struct bhc_arena_stats st;
 	struct bhc_arena_scope scope;
+	struct test_region_probe probe;
 	struct bhc_arena *a;
 	char needle[64], line[512], *start;
 	uint64_t used, hw;
@@ -418,8 +419,9 @@ START_TEST(test_daemon_arena)
 	ck_assert_uint_eq(u.n_resets, 1);
 	ck_assert_int_eq(leases_in_last_dump(getpid()), 1);
 
+	test_region_probe(start, st.region_size, &probe);
 	bhc_arena_free(a);
-	ck_assert(test_region_gone(start, st.region_size));
+	ck_assert(test_region_gone(&probe));
 	ck_assert(wait_leases(getpid(), 0, 5000));
 	/* one connection served all of it */
 	ck_assert_int_eq(n_connections(getpid()), 1);
@@ -819,7 +821,7 @@ static int populate_child(void *arg)
 		if (st.source != BHC_ARENA_SOURCE_DAEMON)
 			child_fail(2, "not a daemon arena");
 		/* still never shared with a child */
-		if (test_region_gone(test_region_start(a), st.region_size))
+		if (!test_region_dontfork(test_region_start(a), st.region_size, NULL))
 			child_fail(3, "the region is not MADV_DONTFORK");
 		p = take_all(a, &len);
 		bhc_test_pattern_fill(p, len, 3);
@@ -1688,7 +1690,8 @@ static int fork_parent(int report_w, int hold_r)
 	struct fork_report rep = { 0 };
 	struct bhc_arena_stats st;
 	struct bhc_arena *a[2], *b;
-	size_t len, len_a[2], size_a[2];
+	struct test_region_probe probe[2];
+	size_t len, len_a[2];
 	int sync[2], i, r;
 	void *p, *pa[2];
 
@@ -1698,7 +1701,9 @@ static int fork_parent(int report_w, int hold_r)
 			child_fail(2, "bhc_arena_new: %s", strerror(-r));
 		bhc_arena_stats(a[i], &st);
 		rep.parent_ids[i] = st.region_id;
-		size_a[i] = st.region_size;
+		/* mapped here, and marked: the child's "gone" below means something */
+		if (!test_region_dontfork(test_region_start(a[i]), st.region_size, &probe[i]))
+			child_fail(13, "the parent's region %d is not mapped MADV_DONTFORK", i);
 		pa[i] = take_all(a[i], &len_a[i]);
 		bhc_test_pattern_fill(pa[i], len_a[i], (uint64_t)i + 100);
 	}
@@ -1712,7 +1717,7 @@ static int fork_parent(int report_w, int hold_r)
 		close(sync[0]);
 		/* the parent's regions are not mapped here at all (MADV_DONTFORK) */
 		for (i = 0; i < 2; i++)
-			if (!test_region_gone(test_region_start(a[i]), size_a[i]))
+			if (!test_region_gone(&probe[i]))
 				child_fail(12, "the parent's region %d is mapped in the child", i);
 		r = bhc_arena_new(1 * MiB, &b);
 		if (r < 0)
