@@ -1221,97 +1221,65 @@ static int exhaust_child(void *arg)
 }
 
 /*
- * Arenas enough to run the 2 MiB pool dry whatever else happens on the
- * machine meanwhile: more than it has pages at all (free counts move with
- * other tests, the pool's size does not while this test holds the
- * hugepage lock).
- */
-static int exhaust_bound(void)
-{
-	const char *dir = "/sys/kernel/mm/hugepages/hugepages-2048kB";
-	char path[128];
-	long n_pages, n_over;
-
-	snprintf(path, sizeof(path), "%s/nr_hugepages", dir);
-	n_pages = bhc_test_read_long(path);
-	snprintf(path, sizeof(path), "%s/nr_overcommit_hugepages", dir);
-	n_over = bhc_test_read_long(path);
-	ck_assert_int_ge(n_pages, 0);
-	if (n_over > 0)
-		n_pages += n_over;
-	if (n_pages + 2 > EXHAUST_MAX)
-		bhc_test_skip("the 2 MiB pool has %ld pages, too many to run dry here", n_pages);
-	return (int)n_pages + 2;
-}
-
-/*
  * A daemon with hugepage policy @policy and a client that asks for arenas
- * until one fails or it has @n_max (0: enough to run the pool dry, after
- * making sure @n_free pages are free); returns what it asked for at most.
+ * until one fails or it has @n_max. With @n_avail >= 0 the 2 MiB pool is
+ * sized first (as root) so that exactly @n_avail pages are available to it.
  */
-static int exhaust(const char *policy, unsigned long n_free, int n_max, struct exhaust_report *rep)
+static void exhaust(const char *policy, int n_avail, int n_max, struct exhaust_report *rep)
 {
 	struct exhaust_ctx ctx;
-	char config[128];
+	char config[128], why[256];
 	int report[2];
 	pid_t pid;
 
+	if (n_avail >= 0 &&
+	    bhc_test_hugepages_set_available(2048, (unsigned long)n_avail, why, sizeof(why)) < 0)
+		bhc_test_skip("%s", why);
 	snprintf(config, sizeof(config), "[pool]\nhugepages = %s\nwarm = none\n", policy);
 	daemon_start(config);
-	if (n_free)
-		hugepages_for_test(n_free);
-	if (!n_max)
-		n_max = exhaust_bound();
 	ctx = (struct exhaust_ctx){ n_max, -1 };
 	ck_assert_int_eq(pipe(report), 0);
 	ctx.report_w = report[1];
 	pid = spawn(exhaust_child, &ctx);
 	/* it exits normally: nothing it was given raised SIGBUS */
-	reap_ok(pid, 60000, "the client");
-	ck_assert(read_full(report[0], rep, sizeof(*rep), 1000));
+	reap_ok(pid, 60000 * (int)bhc_test_timeout_scale(), "the client");
+	ck_assert(read_full(report[0], rep, sizeof(*rep), 1000 * (int)bhc_test_timeout_scale()));
 	close(report[0]);
 	close(report[1]);
 	daemon_stop();
-	return n_max;
 }
 
+/* Exactly four pages: four hugetlb arenas (the exact fit), the fifth refused. */
 START_TEST(test_exhaust_require)
 {
 	struct exhaust_report rep;
-	int i, n_max;
+	int i;
 
-	hugepages_for_test(4);
-	n_max = exhaust("require", 4, 0, &rep);
+	exhaust("require", 4, 8, &rep);
 	/* the documented answer: ENOMEM (the daemon's text names vm.nr_hugepages) */
 	ck_assert_int_eq(rep.err, -ENOMEM);
-	ck_assert_int_ge(rep.n_ok, 1);
-	ck_assert_int_le(rep.n_ok, n_max - 2);
+	ck_assert_int_eq(rep.n_ok, 4);
 	for (i = 0; i < rep.n_ok; i++)
 		ck_assert_int_eq(rep.backing[i], BHC_ARENA_BACKING_HUGETLB);
 }
 END_TEST
 
+/* Exactly four pages: four hugetlb arenas, then the fallback, never a failure. */
 START_TEST(test_exhaust_prefer)
 {
 	struct exhaust_report rep;
-	int i, n_max, n_huge = 0;
+	int i;
 
-	hugepages_for_test(4);
-	n_max = exhaust("prefer", 4, 0, &rep);
+	exhaust("prefer", 4, 8, &rep);
 	ck_assert_int_eq(rep.err, 0);
-	ck_assert_int_eq(rep.n_ok, n_max);
+	ck_assert_int_eq(rep.n_ok, 8);
 	for (i = 0; i < rep.n_ok; i++) {
-		if (rep.backing[i] == BHC_ARENA_BACKING_HUGETLB)
-			n_huge++;
+		if (i < 4)
+			ck_assert_int_eq(rep.backing[i], BHC_ARENA_BACKING_HUGETLB);
 		else
 			ck_assert(rep.backing[i] == BHC_ARENA_BACKING_THP ||
 				  rep.backing[i] == BHC_ARENA_BACKING_SMALL);
 	}
-	ck_assert_int_ge(n_huge, 1);
-	ck_assert_int_ge(n_max - n_huge, 2);
-	/* hugepages first, the fallback once they ran out */
-	ck_assert_int_eq(rep.backing[0], BHC_ARENA_BACKING_HUGETLB);
-	ck_assert_int_ne(rep.backing[n_max - 1], BHC_ARENA_BACKING_HUGETLB);
 }
 END_TEST
 
@@ -1320,7 +1288,7 @@ START_TEST(test_exhaust_off)
 	struct exhaust_report rep;
 	int i;
 
-	exhaust("off", 0, 6, &rep);
+	exhaust("off", -1, 6, &rep);
 	ck_assert_int_eq(rep.err, 0);
 	ck_assert_int_eq(rep.n_ok, 6);
 	for (i = 0; i < rep.n_ok; i++)
