@@ -1134,9 +1134,15 @@ static int fresh_child(void *arg)
 	return 0;
 }
 
+/*
+ * With a warm pool of one region of the arena's size: should the daemon ever
+ * hand a released region out again (warm, at the head of the line), the
+ * second client would get the first one's bytes.
+ */
 START_TEST(test_fresh_region_zero)
 {
-	static const char config_huge[] = "[pool]\nhugepages = require\nwarm = none\n";
+	static const char config_huge[] = "[pool]\nhugepages = require\nwarm = 2M:1\n";
+	static const char config_warm[] = "[pool]\nhugepages = off\nwarm = 2M:1\n";
 	struct fresh_ctx ctx = { CAP_2M, -1, true };
 	struct bhc_arena_stats st1, st2;
 	char why[256];
@@ -1145,8 +1151,9 @@ START_TEST(test_fresh_region_zero)
 	pid_t pid;
 
 	/* hugetlb if this test can have a page (the kernel zeroes it for the next owner) */
-	huge = bhc_test_hugepages_reserve(2048, 1, why, sizeof(why)) == 0;
-	daemon_start(huge ? config_huge : config_off);
+	huge = bhc_test_hugepages_reserve(2048, 3, why, sizeof(why)) == 0;
+	daemon_start(huge ? config_huge : config_warm);
+	ck_assert_uint_eq(bhc_test_admin_wait_u64(&d, "pool.warm", 2 * MiB, 5000), 2 * MiB);
 	ck_assert_int_eq(pipe(report), 0);
 	ctx.report_w = report[1];
 	pid = spawn(fresh_child, &ctx);
@@ -1155,6 +1162,8 @@ START_TEST(test_fresh_region_zero)
 	ck_assert(wait_disconnect(pid, 10000) == 0);
 
 	ctx.fill = false;
+	/* the warm pool is full again before the second client asks */
+	ck_assert_uint_eq(bhc_test_admin_wait_u64(&d, "pool.warm", 2 * MiB, 5000), 2 * MiB);
 	if (huge)
 		ck_assert_int_eq(bhc_test_hugepages_reserve(2048, 1, why, sizeof(why)), 0);
 	pid = spawn(fresh_child, &ctx);
