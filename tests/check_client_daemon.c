@@ -155,29 +155,16 @@ static void daemon_dump_state(void)
 	ck_assert(bhc_test_daemon_log_wait(&d, "notice: total ", n + 1, 5000));
 }
 
-/* Leases the last state dump shows for @pid's connection, or -1 if it has none listed. */
-static long leases_in_last_dump(pid_t pid)
-{
-	char needle[64], line[512], *p;
-	long n;
-
-	snprintf(needle, sizeof(needle), "(pid %d, uid %u): ", (int)pid, (unsigned int)geteuid());
-	if (!bhc_test_daemon_log_line(&d, needle, line, sizeof(line)))
-		return -1;
-	p = strstr(line, needle);
-	if (sscanf(p + strlen(needle), "%ld leases", &n) != 1)
-		return -1;
-	return n;
-}
-
-/* Dump the state until @pid's connection holds @n leases; false after a timeout. */
+/*
+ * Wait until @pid's connection holds @n leases, as the admin JSON's client
+ * row says; false after a timeout (or if @pid has no connection).
+ */
 static bool wait_leases(pid_t pid, long n, int timeout_ms)
 {
 	uint64_t deadline = bhc_test_now_ms() + (uint64_t)timeout_ms * bhc_test_timeout_scale();
 
 	for (;;) {
-		daemon_dump_state();
-		if (leases_in_last_dump(pid) == n)
+		if (bhc_test_admin_client_u64(&d, pid, "regions") == n)
 			return true;
 		if (bhc_test_now_ms() >= deadline)
 			return false;
@@ -417,7 +404,7 @@ START_TEST(test_daemon_arena)
 	ck_assert_uint_eq(u.high_water, hw);
 	ck_assert_uint_eq(u.n_allocs, 5);
 	ck_assert_uint_eq(u.n_resets, 1);
-	ck_assert_int_eq(leases_in_last_dump(getpid()), 1);
+	ck_assert_int_eq(bhc_test_admin_client_u64(&d, getpid(), "regions"), 1);
 
 	test_region_probe(start, st.region_size, &probe);
 	bhc_arena_free(a);

@@ -293,7 +293,8 @@ START_TEST(test_many_clients)
 			ck_assert_uint_ne(ids[i], ids[j]);
 	}
 	/* Each worker released two regions itself; closing released the other two. */
-	ck_assert(bhc_test_daemon_log_wait(&d, "released 2 regions (8 MiB)", N_PROCS, 10000));
+	ck_assert_uint_eq(bhc_test_admin_wait_u64(&d, "pool.leased", 0, 10000), 0);
+	ck_assert_uint_eq(bhc_test_admin_u64(&d, "counters.grants"), N_PROCS * N_REGIONS);
 	munmap(ids, N_PROCS * N_REGIONS * sizeof(*ids));
 	stop();
 }
@@ -354,24 +355,6 @@ static void kill_and_reap(pid_t pid)
 	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 }
 
-/* Ask for SIGUSR1 dumps until the last one's "total" line contains @want (bounded). */
-static bool state_settles(const char *want)
-{
-	char line[512];
-	int i;
-
-	for (i = 1; i <= 50; i++) {
-		ck_assert_int_eq(kill(d.pid, SIGUSR1), 0);
-		if (!bhc_test_daemon_log_wait(&d, "notice: total ", i, 5000))
-			return false;
-		if (bhc_test_daemon_log_line(&d, "notice: total ", line, sizeof(line)) &&
-		    strstr(line, want))
-			return true;
-		usleep(20 * 1000);
-	}
-	return false;
-}
-
 START_TEST(test_kill_reclaims)
 {
 	char needle[256];
@@ -386,10 +369,10 @@ START_TEST(test_kill_reclaims)
 		 "disconnected (closed by the client): released 5 regions (20 MiB)",
 		 id, (int)pid, (unsigned int)getuid());
 	ck_assert_msg(bhc_test_daemon_log_wait(&d, needle, 1, 5000), "no '%s'", needle);
-	/* The state dump an operator gets with SIGUSR1 shows only the warm pool left. */
-	ck_assert(state_settles("total 8 MiB of 2 GiB held"));
-	ck_assert_int_eq(bhc_test_daemon_log_count(&d, "leased small"), 0);
-	ck_assert_int_eq(bhc_test_daemon_log_count(&d, "leased thp"), 0);
+	/* The admin view shows only the warm pool left (4 x 2 MiB), nothing leased. */
+	ck_assert_uint_eq(bhc_test_admin_wait_u64(&d, "pool.leased", 0, 5000), 0);
+	ck_assert_uint_eq(bhc_test_admin_wait_u64(&d, "pool.reserved", 8 * MiB, 5000), 8 * MiB);
+	ck_assert_int_eq(bhc_test_admin_client_u64(&d, pid, "regions"), -1);
 	stop();
 }
 END_TEST
@@ -762,8 +745,8 @@ START_TEST(test_gigantic_short)
 	char why[256];
 	int fd, rfd;
 
-	if (access("/sys/kernel/mm/hugepages/hugepages-1048576kB", F_OK) != 0)
-		bhc_test_skip("this kernel has no 1 GiB hugepages");
+	if (!bhc_test_hugepages_size_supported(1048576, why, sizeof(why)))
+		bhc_test_skip("%s", why);
 	/* Hold the lock of the 1 GiB pool so that no other test fills it meanwhile. */
 	if (bhc_test_hugepages_reserve(1048576, 0, why, sizeof(why)) < 0)
 		bhc_test_skip("%s", why);

@@ -193,6 +193,33 @@ long bhc_test_hugepages_free(unsigned long page_kb)
 	return bhc_test_read_long(path);
 }
 
+int bhc_test_hugepages_size_supported(unsigned long page_kb, char *why, size_t why_len)
+{
+	char path[128], line[4096];
+	bool flag = false;
+	FILE *f;
+
+	if (page_kb == 1048576) {
+		f = fopen("/proc/cpuinfo", "re");
+		while (f && !flag && fgets(line, sizeof(line), f))
+			flag = !strncmp(line, "flags", 5) && strstr(line, " pdpe1gb");
+		if (f)
+			fclose(f);
+		if (!flag) {
+			snprintf(why, why_len,
+				 "this CPU has no 1 GiB pages (no pdpe1gb flag in /proc/cpuinfo)");
+			return 0;
+		}
+	}
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%lukB", page_kb);
+	if (access(path, F_OK) != 0) {
+		snprintf(why, why_len, "this kernel has no %lu kB hugepages (no %s)", page_kb,
+			 path);
+		return 0;
+	}
+	return 1;
+}
+
 int bhc_test_hugepages_reserve(unsigned long page_kb, unsigned long n_free, char *why,
 			       size_t why_len)
 {
@@ -202,10 +229,8 @@ int bhc_test_hugepages_reserve(unsigned long page_kb, unsigned long n_free, char
 
 	snprintf(nr_path, sizeof(nr_path), "/sys/kernel/mm/hugepages/hugepages-%lukB/nr_hugepages",
 		 page_kb);
-	if (access(nr_path, F_OK) != 0) {
-		snprintf(why, why_len, "this kernel has no %lu kB hugepage size", page_kb);
+	if (!bhc_test_hugepages_size_supported(page_kb, why, why_len))
 		return -ENOENT;
-	}
 	take_lock();
 	free_now = bhc_test_hugepages_free(page_kb);
 	if (free_now >= (long)n_free)
@@ -227,6 +252,9 @@ int bhc_test_hugepages_reserve(unsigned long page_kb, unsigned long n_free, char
 		snprintf(why, why_len, "cannot guard %s: %s", nr_path, strerror(-r));
 		return r;
 	}
+	/* a gigantic page needs 1 GiB of contiguous memory: compact first */
+	if (page_kb >= 1048576)
+		bhc_test_write_long("/proc/sys/vm/compact_memory", 1);
 	bhc_test_write_long(nr_path, nr + (long)n_free - free_now);
 	free_now = bhc_test_hugepages_free(page_kb);
 	if (free_now < (long)n_free) {

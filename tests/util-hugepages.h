@@ -37,6 +37,13 @@ int bhc_test_hugepages_set_available(unsigned long page_kb, unsigned long n, cha
 /** bhc_test_hugepages_available() - free minus reserved pages of @page_kb KiB, or -1. */
 long bhc_test_hugepages_available(unsigned long page_kb);
 
+/**
+ * bhc_test_hugepages_size_supported() - whether the CPU and the kernel have
+ * hugepages of @page_kb KiB; if not, @why names the missing feature (the
+ * CPU flag pdpe1gb for 1 GiB pages, or the kernel's sysfs pool).
+ */
+int bhc_test_hugepages_size_supported(unsigned long page_kb, char *why, size_t why_len);
+
 /** bhc_test_hugepages_free() - free pages of @page_kb KiB now, or -1. */
 long bhc_test_hugepages_free(unsigned long page_kb);
 
