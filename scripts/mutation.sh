@@ -16,6 +16,14 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+
+# Internal: run_tests() calls the script again, under the lock, to run a list.
+if [ -n "${BHC_MUTATION_RUN:-}" ]; then
+	bld=$BHC_MUTATION_BUILD
+	eval "$(sed -n '/^run_tests_unlocked()/,/^}/p' "$0")"
+	run_tests_unlocked "$1" "$2"
+	exit $?
+fi
 list="$top/scripts/mutants.txt"
 tier=all
 keep=no
@@ -90,9 +98,9 @@ build() { # build LOGFILE TARGETS...
 	make -C "$bld" -j"$jobs" "$@" >"$out" 2>&1
 }
 
-# Run a test list under the lock: 0 if every test passed, 1 if one failed,
-# 2 if a program reported no test at all (a wrong case name: proves nothing).
-run_tests() { # run_tests TESTLIST LOGFILE
+# Run a test list (in $bld): 0 if every test passed, 1 if one failed, 2 if a
+# program reported no test at all (a wrong case name: proves nothing).
+run_tests_unlocked() { # run_tests_unlocked TESTLIST LOGFILE
 	local t spec prog case rc=0 norun=0
 	IFS=, read -ra t <<<"$1"
 	: >"$2"
@@ -100,11 +108,10 @@ run_tests() { # run_tests TESTLIST LOGFILE
 		prog=${spec%%:*}
 		case=
 		[ "$prog" != "$spec" ] && case=${spec#*:}
-		if ! (cd "$bld" && env ${case:+CK_RUN_CASE="$case"} flock "$lock" \
+		if ! (cd "$bld" && env ${case:+CK_RUN_CASE="$case"} \
 			timeout 300 "./tests/$prog" >"$2.one" 2>&1); then
 			rc=1
 		fi
-		# a run that reported no test proves nothing
 		if ! grep -q "^ok \|^not ok " "$2.one"; then
 			echo "mutation.sh: $spec ran no test" >>"$2.one"
 			norun=1
@@ -114,6 +121,12 @@ run_tests() { # run_tests TESTLIST LOGFILE
 	done
 	[ $norun -eq 0 ] || return 2
 	return $rc
+}
+
+# The same under the test lock, taken once for the whole list (flock -o: the
+# tests do not inherit the lock's descriptor).
+run_tests() { # run_tests TESTLIST LOGFILE
+	flock -o "$lock" env BHC_MUTATION_RUN=1 BHC_MUTATION_BUILD="$bld" "$0" "$1" "$2"
 }
 
 # --- the unmutated copy must pass every test the mutants use --------------------
