@@ -627,7 +627,7 @@ START_TEST(test_uid_limits)
 	ck_assert_int_eq(bhc_test_acquire(b, 2 * MiB, 0, 0, NULL, NULL, &e), EDQUOT);
 	ck_assert_ptr_nonnull(strstr(e.text, "per_uid_regions"));
 	close(a); /* its two leases end with it */
-	ck_assert(bhc_test_daemon_log_wait(&d, "released 2 regions", 1, 5000));
+	ck_assert_uint_eq(bhc_test_admin_wait_u64(&d, "pool.leased", 2 * MiB, 5000), 2 * MiB);
 	ck_assert_int_eq(bhc_test_acquire(b, 10 * MiB, 0, 0, NULL, NULL, &e), EDQUOT);
 	ck_assert_ptr_nonnull(strstr(e.text, "per_uid_bytes"));
 	acquire_use_release(b, 6 * MiB);
