@@ -144,17 +144,6 @@ static long wait_disconnect(pid_t pid, int timeout_ms)
 	}
 }
 
-/* Ask the daemon for a state dump (SIGUSR1); returns once the dump is in the log. */
-static void daemon_dump_state(void)
-{
-	int n = bhc_test_daemon_log_count(&d, "state: ");
-
-	ck_assert_int_eq(kill(d.pid, SIGUSR1), 0);
-	ck_assert(bhc_test_daemon_log_wait(&d, "state: ", n + 1, 5000));
-	/* the dump ends with the pool's lines; the peers' come before them */
-	ck_assert(bhc_test_daemon_log_wait(&d, "notice: total ", n + 1, 5000));
-}
-
 /*
  * Wait until @pid's connection holds @n leases, as the admin JSON's client
  * row says; false after a timeout (or if @pid has no connection).
@@ -176,22 +165,20 @@ struct usage {
 	uint64_t used, high_water, n_allocs, n_resets;
 };
 
-/* What the daemon reads in region @id's live header (through its own mapping). */
+/* What the daemon reads in region @id's live header (pread() of the memfd), from the admin JSON. */
 static void daemon_region_usage(uint64_t id, struct usage *u)
 {
-	char needle[64], line[512], *p;
+	static const char *const keys[] = { "used", "high_water", "allocs", "resets" };
+	uint64_t *out[] = { &u->used, &u->high_water, &u->n_allocs, &u->n_resets };
+	int64_t v;
+	size_t i;
 
-	daemon_dump_state();
-	snprintf(needle, sizeof(needle), "region %" PRIu64 ": ", id);
-	ck_assert_msg(bhc_test_daemon_log_line(&d, needle, line, sizeof(line)),
-		      "no line for region %" PRIu64 " in the state dump", id);
-	p = strstr(line, ", used ");
-	ck_assert_ptr_nonnull(p);
-	ck_assert_int_eq(sscanf(p,
-				", used %" SCNu64 " high-water %" SCNu64 " allocs %" SCNu64
-				" resets %" SCNu64,
-				&u->used, &u->high_water, &u->n_allocs, &u->n_resets),
-			 4);
+	for (i = 0; i < 4; i++) {
+		v = bhc_test_admin_row_u64(&d, "regions", "id", id, keys[i]);
+		ck_assert_msg(v >= 0, "no %s for region %" PRIu64 " in the admin JSON", keys[i],
+			      id);
+		*out[i] = (uint64_t)v;
+	}
 }
 
 /* --- client processes ---------------------------------------------------------- */

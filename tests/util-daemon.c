@@ -746,18 +746,19 @@ uint64_t bhc_test_admin_wait_u64(const struct bhc_test_daemon *d, const char *pa
 	}
 }
 
-int64_t bhc_test_admin_client_u64(const struct bhc_test_daemon *d, pid_t pid, const char *key)
+int64_t bhc_test_admin_row_u64(const struct bhc_test_daemon *d, const char *cmd,
+			       const char *match_key, uint64_t match, const char *key)
 {
-	struct json_object *j = bhc_test_admin_json(d, "clients"), *arr, *row;
+	struct json_object *j = bhc_test_admin_json(d, cmd), *arr, *row;
 	int64_t r = -1;
 	uint64_t v;
 	size_t i;
 
-	ck_assert_msg(j, "bhc-arenactl --json clients failed");
-	if (json_object_object_get_ex(j, "clients", &arr)) {
+	ck_assert_msg(j, "bhc-arenactl --json %s failed", cmd);
+	if (json_object_object_get_ex(j, cmd, &arr) && json_object_is_type(arr, json_type_array)) {
 		for (i = 0; i < json_object_array_length(arr); i++) {
 			row = json_object_array_get_idx(arr, i);
-			if (json_path_u64(row, "pid", &v) && v == (uint64_t)pid &&
+			if (json_path_u64(row, match_key, &v) && v == match &&
 			    json_path_u64(row, key, &v)) {
 				r = (int64_t)v;
 				break;
@@ -766,4 +767,9 @@ int64_t bhc_test_admin_client_u64(const struct bhc_test_daemon *d, pid_t pid, co
 	}
 	json_object_put(j);
 	return r;
+}
+
+int64_t bhc_test_admin_client_u64(const struct bhc_test_daemon *d, pid_t pid, const char *key)
+{
+	return bhc_test_admin_row_u64(d, "clients", "pid", (uint64_t)pid, key);
 }

@@ -153,6 +153,14 @@ uint64_t bhc_test_admin_wait_u64(const struct bhc_test_daemon *d, const char *pa
  */
 int64_t bhc_test_admin_client_u64(const struct bhc_test_daemon *d, pid_t pid, const char *key);
 
+/**
+ * bhc_test_admin_row_u64() - the number @key of the row of `@cmd` (the
+ * array of the same name: "clients", "regions") whose @match_key is
+ * @match, or -1 if there is no such row.
+ */
+int64_t bhc_test_admin_row_u64(const struct bhc_test_daemon *d, const char *cmd,
+			       const char *match_key, uint64_t match, const char *key);
+
 /* --- the raw protocol ------------------------------------------------------ */
 
 /** bhc_test_connect() - a connected SOCK_SEQPACKET socket to @path, or -errno. */
