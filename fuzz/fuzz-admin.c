@@ -26,6 +26,24 @@
 	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int fuzz_accepts(const uint8_t *data, size_t size);
+
+/* Whether the parser takes @data as a valid admin request (the corpus replay asks for seeds). */
+int fuzz_accepts(const uint8_t *data, size_t size)
+{
+	char msg[512], *json;
+	int status;
+
+	if (size == 0)
+		return 0;
+	json = malloc(size);
+	if (!json)
+		return 0;
+	memcpy(json, data, size);
+	status = admin_request_check(json, size, UINT64_C(2) << 20, msg, sizeof(msg));
+	free(json);
+	return status == 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -30,6 +30,7 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int fuzz_accepts(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -105,6 +106,32 @@ static void round_trip(const struct config *cfg)
 out:
 	config_free(back);
 	free(text);
+}
+
+/* Whether @data parses and validates as a configuration (the corpus replay asks for seeds). */
+int fuzz_accepts(const uint8_t *data, size_t size)
+{
+	char err[CONFIG_ERROR_MAX], *text;
+	struct config *cfg;
+	int r;
+
+	text = malloc(size + 1);
+	if (!text)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	if (config_new(&cfg) < 0) {
+		free(text);
+		return 0;
+	}
+	r = config_parse_string(cfg, text, "seed.conf", err, sizeof(err));
+	if (r == 0 && (!cfg->socket || !cfg->socket[0]))
+		r = config_set(cfg, "daemon", "socket", "/run/fuzz/arenad.sock", err, sizeof(err));
+	if (r == 0)
+		r = config_validate(cfg, err, sizeof(err));
+	config_free(cfg);
+	free(text);
+	return r == 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

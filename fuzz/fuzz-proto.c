@@ -90,6 +90,26 @@ static void check_refused(const struct proto_error *err)
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int fuzz_accepts(const uint8_t *data, size_t size);
+
+/* Whether the decoder takes @data as one valid message (the corpus replay asks for seeds). */
+int fuzz_accepts(const uint8_t *data, size_t size)
+{
+	struct proto_error err;
+	struct proto_msg msg;
+	uint8_t *copy;
+	int r;
+
+	if (size > BHC_ARENA_MSG_MAX)
+		return 0;
+	copy = malloc(size ? size : 1);
+	if (!copy)
+		return 0;
+	memcpy(copy, data, size);
+	r = proto_decode(copy, size, size, &msg, &err);
+	free(copy);
+	return r == 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

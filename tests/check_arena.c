@@ -170,6 +170,58 @@ START_TEST(test_overflow)
 }
 END_TEST
 
+/*
+ * The array size at its boundaries: a product of exactly SIZE_MAX is no
+ * overflow (just too big), one element more is; and a product that wraps to
+ * a small number (16 x (2^60 + 1) = 16 mod 2^64) is an overflow, not a
+ * 16-byte block. An exact fit of the arena succeeds.
+ */
+START_TEST(test_array_boundaries)
+{
+	struct bhc_arena *a = test_arena_new(1 << 16, 0);
+	size_t cap = bhc_arena_remaining(a);
+	uint64_t cursor = a->live.cursor;
+	volatile size_t n;
+	void *p;
+
+	/* exactly SIZE_MAX bytes: no overflow, ENOMEM */
+	errno = 0;
+	n = SIZE_MAX / 3;
+	p = bhc_arena_alloc_array(a, 3, n, 1);
+	assert_failed_unchanged(a, p, ENOMEM, cursor, 0);
+	errno = 0;
+	p = bhc_arena_alloc_array(a, 1, SIZE_MAX, 1);
+	assert_failed_unchanged(a, p, ENOMEM, cursor, 0);
+	/* one element more wraps to 2 */
+	errno = 0;
+	n = SIZE_MAX / 3 + 1;
+	p = bhc_arena_alloc_array(a, 3, n, 1);
+	assert_failed_unchanged(a, p, EOVERFLOW, cursor, 0);
+	/* wraps to a small size that would fit */
+	errno = 0;
+	n = ((size_t)1 << 60) + 1;
+	p = bhc_arena_alloc_array(a, 16, n, 1);
+	assert_failed_unchanged(a, p, EOVERFLOW, cursor, 0);
+	errno = 0;
+	n = (size_t)1 << 32;
+	p = bhc_arena_alloc_array(a, n, n, 1); /* wraps to 0 */
+	assert_failed_unchanged(a, p, EOVERFLOW, cursor, 0);
+	errno = 0;
+	n = SIZE_MAX / 8 + 2; /* 8 x n wraps to 8 */
+	p = bhc_arena_alloc_slice(a, uint64_t, n);
+	assert_failed_unchanged(a, p, EOVERFLOW, cursor, 0);
+
+	/* the arena's exact capacity as an array fits; one element more does not */
+	errno = 0;
+	p = bhc_arena_alloc_array(a, 8, cap / 8 + 1, 8);
+	assert_failed_unchanged(a, p, ENOMEM, cursor, 0);
+	p = bhc_arena_alloc_array(a, 8, cap / 8, 8);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(bhc_arena_used(a), cap / 8 * 8);
+	bhc_arena_free(a);
+}
+END_TEST
+
 START_TEST(test_huge_size)
 {
 	struct bhc_arena *a = test_arena_new(1 << 16, 0);
@@ -523,11 +575,13 @@ START_TEST(test_free_unmaps)
 	struct bhc_arena *a = test_arena_new(1 << 20, 0);
 	char *start = test_region_start(a);
 	size_t size = test_region_info(a)->size;
+	struct test_region_probe probe;
 
 	ck_assert(test_is_mapped(start, size));
-	ck_assert(!test_region_gone(start, size));
+	test_region_probe(start, size, &probe);
+	ck_assert(!test_region_gone(&probe));
 	bhc_arena_free(a);
-	ck_assert(test_region_gone(start, size));
+	ck_assert(test_region_gone(&probe));
 }
 END_TEST
 
@@ -594,6 +648,7 @@ static Suite *arena_suite(void)
 		{ "align_odd", test_align_odd },
 		{ "exhaustion", test_exhaustion },
 		{ "overflow", test_overflow },
+		{ "array_boundaries", test_array_boundaries },
 		{ "huge_size", test_huge_size },
 		{ "scopes_nested", test_scopes_nested },
 		{ "scopes_out_of_order", test_scopes_out_of_order },

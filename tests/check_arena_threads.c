@@ -33,6 +33,7 @@ struct thread_report {
 	struct bhc_arena *arena;
 	char *region;
 	size_t region_size;
+	struct test_region_probe probe; /* the region, seen while the thread held it */
 	int ok;
 };
 
@@ -49,6 +50,8 @@ static void *thread_main(void *arg)
 	rep->arena = a;
 	rep->region = test_region_start(a);
 	rep->region_size = st.region_size;
+	if (!test_region_dontfork(rep->region, rep->region_size, &rep->probe))
+		return NULL;
 	n = st.capacity / 2;
 	p = bhc_arena_alloc(a, n, 64);
 	if (!p)
@@ -89,7 +92,7 @@ START_TEST(test_thread_arenas)
 			ck_assert_msg(apart, "thread arenas %d and %d overlap", i, j);
 		}
 		/* given back when the thread exited */
-		ck_assert_msg(test_region_gone(rep[i].region, rep[i].region_size),
+		ck_assert_msg(test_region_gone(&rep[i].probe),
 			      "arena of thread %d still mapped after its exit", i);
 	}
 }
@@ -250,6 +253,8 @@ struct nest {
 	uint64_t outer_cursor_after_inner;
 	uint64_t outer_cursor_before_inner;
 	int outer_intact;
+	bool outer_probed; /* outer_probe saw the outer arena's region, marked */
+	struct test_region_probe outer_probe;
 	int depth;
 };
 
@@ -273,6 +278,8 @@ static int outer_fn(struct bhc_arena *arena, void *data)
 	int i, r;
 
 	n->outer_arena = arena;
+	n->outer_probed = test_region_dontfork(test_region_start(arena),
+					       BHC_ARENA_REGION_HEADER_SIZE, &n->outer_probe);
 	n->outer_block = bhc_arena_alloc(arena, 512, 16);
 	if (!n->outer_block)
 		return -1;
@@ -316,7 +323,8 @@ START_TEST(test_with_arena_nested)
 	ck_assert(n.inner_block + 256 <= n.outer_block);
 	ck_assert_uint_eq(n.outer_cursor_after_inner, n.outer_cursor_before_inner);
 	/* and it is gone afterwards */
-	ck_assert(test_region_gone(test_region_start(n.outer_arena), BHC_ARENA_REGION_HEADER_SIZE));
+	ck_assert(n.outer_probed);
+	ck_assert(test_region_gone(&n.outer_probe));
 	ck_assert_uint_eq(t->live.cursor, cursor);
 
 	/* inner bigger than the outer's arena: a dedicated inner one */

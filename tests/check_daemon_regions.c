@@ -293,7 +293,8 @@ START_TEST(test_many_clients)
 			ck_assert_uint_ne(ids[i], ids[j]);
 	}
 	/* Each worker released two regions itself; closing released the other two. */
-	ck_assert(bhc_test_daemon_log_wait(&d, "released 2 regions (8 MiB)", N_PROCS, 10000));
+	ck_assert_uint_eq(bhc_test_admin_wait_u64(&d, "pool.leased", 0, 10000), 0);
+	ck_assert_uint_eq(bhc_test_admin_u64(&d, "counters.grants"), N_PROCS * N_REGIONS);
 	munmap(ids, N_PROCS * N_REGIONS * sizeof(*ids));
 	stop();
 }
@@ -354,42 +355,35 @@ static void kill_and_reap(pid_t pid)
 	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 }
 
-/* Ask for SIGUSR1 dumps until the last one's "total" line contains @want (bounded). */
-static bool state_settles(const char *want)
+/* Wait (bounded) until the admin JSON lists no client @id any more; true if it went. */
+static bool client_gone(uint64_t id, int timeout_ms)
 {
-	char line[512];
-	int i;
+	uint64_t deadline = bhc_test_now_ms() + (uint64_t)timeout_ms * bhc_test_timeout_scale();
 
-	for (i = 1; i <= 50; i++) {
-		ck_assert_int_eq(kill(d.pid, SIGUSR1), 0);
-		if (!bhc_test_daemon_log_wait(&d, "notice: total ", i, 5000))
+	while (bhc_test_admin_row_u64(&d, "clients", "id", id, "regions") >= 0) {
+		if (bhc_test_now_ms() >= deadline)
 			return false;
-		if (bhc_test_daemon_log_line(&d, "notice: total ", line, sizeof(line)) &&
-		    strstr(line, want))
-			return true;
-		usleep(20 * 1000);
+		usleep(10 * 1000);
 	}
-	return false;
+	return true;
 }
 
 START_TEST(test_kill_reclaims)
 {
-	char needle[256];
 	uint64_t id;
 	pid_t pid;
 
 	start(off_config, NULL);
 	pid = victim(5, 4 * MiB, 0, &id);
+	/* the admin view sees the victim's leases first */
+	ck_assert_int_eq(bhc_test_admin_row_u64(&d, "clients", "id", id, "regions"), 5);
+	ck_assert_uint_eq(bhc_test_admin_u64(&d, "pool.leased"), 20 * MiB);
 	kill_and_reap(pid);
-	snprintf(needle, sizeof(needle),
-		 "peer %" PRIu64 " (pid %d, uid %u, tag \"victim\") "
-		 "disconnected (closed by the client): released 5 regions (20 MiB)",
-		 id, (int)pid, (unsigned int)getuid());
-	ck_assert_msg(bhc_test_daemon_log_wait(&d, needle, 1, 5000), "no '%s'", needle);
-	/* The state dump an operator gets with SIGUSR1 shows only the warm pool left. */
-	ck_assert(state_settles("total 8 MiB of 2 GiB held"));
-	ck_assert_int_eq(bhc_test_daemon_log_count(&d, "leased small"), 0);
-	ck_assert_int_eq(bhc_test_daemon_log_count(&d, "leased thp"), 0);
+	ck_assert(client_gone(id, 5000));
+	/* The admin view shows only the warm pool left (4 x 2 MiB), nothing leased. */
+	ck_assert_uint_eq(bhc_test_admin_wait_u64(&d, "pool.leased", 0, 5000), 0);
+	ck_assert_uint_eq(bhc_test_admin_wait_u64(&d, "pool.reserved", 8 * MiB, 5000), 8 * MiB);
+	ck_assert_int_eq(bhc_test_admin_client_u64(&d, pid, "regions"), -1);
 	stop();
 }
 END_TEST
@@ -416,7 +410,7 @@ START_TEST(test_kill_returns_hugepages)
 				     "[limits]\n"
 				     "total = 128M\n";
 	struct bhc_arena_msg_grant g;
-	char why[256], needle[256];
+	char why[256];
 	long baseline, during, after;
 	unsigned char *p;
 	uint64_t id;
@@ -432,21 +426,16 @@ START_TEST(test_kill_returns_hugepages)
 	pid = victim(4, 4 * MiB, BHC_ARENA_ACQ_REQUIRE_HUGE, &id);
 	ck_assert_uint_eq(hugetlb_held(d.pid), 20 * MiB);
 	during = bhc_test_hugepages_free(2048);
+	ck_assert_int_eq(bhc_test_admin_row_u64(&d, "clients", "id", id, "regions"), 4);
 	kill_and_reap(pid);
-	snprintf(needle, sizeof(needle),
-		 "peer %" PRIu64 " (pid %d, uid %u, tag \"victim\") "
-		 "disconnected (closed by the client): released 4 regions (16 MiB)",
-		 id, (int)pid, (unsigned int)getuid());
-	ck_assert_msg(bhc_test_daemon_log_wait(&d, needle, 1, 5000), "no '%s'", needle);
+	ck_assert(client_gone(id, 5000));
+	ck_assert_uint_eq(bhc_test_admin_wait_u64(&d, "pool.leased", 0, 5000), 0);
 	/* The daemon keeps its warm pool and nothing else... */
 	ck_assert_uint_eq(wait_held(d.pid, 4 * MiB, 5000), 4 * MiB);
 	/* ...so the pool is back where it was (unless someone else uses it meanwhile). */
 	after = wait_free(baseline, 5000);
-	if (after != baseline)
-		fprintf(stderr,
-			"# HugePages_Free %ld (baseline %ld, %ld while leased): another "
-			"process is using the hugepage pool\n",
-			after, baseline, during);
+	ck_assert_msg(after == baseline, "HugePages_Free %ld (baseline %ld, %ld while leased)",
+		      after, baseline, during);
 	/* A hugetlb region handed out after another client filled one reads as zero. */
 	fd = client("zero", NULL);
 	ck_assert_int_eq(bhc_test_acquire(fd, 4 * MiB, 0, 0, &g, &rfd, NULL), 0);
@@ -616,15 +605,14 @@ static long hold_hugepages(unsigned long want)
 	return hugepages_available();
 }
 
-/* A shortage can be made only if few pages are free; more are someone else's to keep. */
-static void need_shortage(long n_free)
+/* Exactly @n 2 MiB pages available to a new region: the pool sized so (root), restored after. */
+static void make_available(unsigned long n)
 {
-	if (n_free < 0)
-		bhc_test_skip("this kernel has no 2 MiB hugepages");
-	if (n_free > 64)
-		bhc_test_skip("%ld 2 MiB hugepages are free (reserved by another user of this "
-			      "machine): too many to run short of without taking them",
-			      n_free);
+	char why[256];
+
+	if (bhc_test_hugepages_set_available(2048, n, why, sizeof(why)) < 0)
+		bhc_test_skip("%s", why);
+	ck_assert_int_eq(hugepages_available(), (long)n);
 }
 
 static const char *policy(const char *hugepages)
@@ -636,72 +624,96 @@ static const char *policy(const char *hugepages)
 	return policy_config;
 }
 
+/* Three pages: one lease, then an exact fit of the two left, then a clear ENOMEM. */
 START_TEST(test_require_short)
 {
-	uint64_t leased = 0;
 	struct bhc_arena_msg_grant g;
 	struct bhc_arena_msg_error e;
-	char want[64];
-	long n_free;
 	int fd, rfd;
 
-	n_free = hold_hugepages(4);
-	need_shortage(n_free);
+	make_available(3);
 	start(policy("require"), NULL);
 	fd = client("require", NULL);
-	if (n_free >= 1) {
-		leased = 2 * MiB;
-		ck_assert_int_eq(bhc_test_acquire(fd, 2 * MiB, 0, 0, &g, &rfd, NULL), 0);
-		ck_assert_uint_eq(g.backing, BHC_ARENA_BACKING_HUGETLB);
-		touch_all(rfd, &g);
-		close(rfd);
-		n_free--;
-	}
-	ck_assert_int_eq(bhc_test_acquire(fd, (uint64_t)(n_free + 1) * 2 * MiB, 0, 0, NULL, NULL,
-					  &e),
-			 ENOMEM);
+	ck_assert_int_eq(bhc_test_acquire(fd, 2 * MiB, 0, 0, &g, &rfd, NULL), 0);
+	ck_assert_uint_eq(g.backing, BHC_ARENA_BACKING_HUGETLB);
+	touch_all(rfd, &g);
+	close(rfd);
+	/* one page more than is left */
+	ck_assert_int_eq(bhc_test_acquire(fd, 6 * MiB, 0, 0, NULL, NULL, &e), ENOMEM);
 	ck_assert_msg(strstr(e.text, "raise vm.nr_hugepages"), "%s", e.text);
-	snprintf(want, sizeof(want), "(have %ld free)", n_free);
-	ck_assert_msg(strstr(e.text, want), "%s", e.text);
-	/* The failed attempt kept nothing: only the 2 MiB lease, if there was one. */
-	ck_assert_uint_eq(hugetlb_held(d.pid), leased);
+	ck_assert_msg(strstr(e.text, "(have 2 free)"), "%s", e.text);
+	/* the failed attempt kept nothing: only the 2 MiB lease */
+	ck_assert_uint_eq(hugetlb_held(d.pid), 2 * MiB);
+	/* exactly what is left */
+	ck_assert_int_eq(bhc_test_acquire(fd, 4 * MiB, 0, 0, &g, &rfd, NULL), 0);
+	ck_assert_uint_eq(g.backing, BHC_ARENA_BACKING_HUGETLB);
+	touch_all(rfd, &g);
+	close(rfd);
+	ck_assert_int_eq(bhc_test_acquire(fd, 2 * MiB, 0, 0, NULL, NULL, &e), ENOMEM);
+	ck_assert_msg(strstr(e.text, "(have 0 free)"), "%s", e.text);
+	ck_assert_uint_eq(hugetlb_held(d.pid), 6 * MiB);
 	close(fd);
 	stop();
 }
 END_TEST
 
+/* Two pages: one lease; two more pages fall back to shmem; one more is hugetlb again. */
 START_TEST(test_prefer_falls_back)
 {
 	struct bhc_arena_msg_grant g;
-	uint64_t size;
-	long n_free;
 	int fd, rfd;
 
-	n_free = hold_hugepages(4);
-	need_shortage(n_free);
+	make_available(2);
 	start(policy("prefer"), NULL);
 	fd = client("prefer", NULL);
-	if (n_free >= 1) {
-		ck_assert_int_eq(bhc_test_acquire(fd, 2 * MiB, 0, 0, &g, &rfd, NULL), 0);
-		ck_assert_uint_eq(g.backing, BHC_ARENA_BACKING_HUGETLB);
-		touch_all(rfd, &g);
-		close(rfd);
-		n_free--;
-	}
-	size = (uint64_t)(n_free + 1) * 2 * MiB;
-	ck_assert_int_eq(bhc_test_acquire(fd, size, 0, 0, &g, &rfd, NULL), 0);
-	ck_assert_uint_eq(g.size, size);
+	ck_assert_int_eq(bhc_test_acquire(fd, 2 * MiB, 0, 0, &g, &rfd, NULL), 0);
+	ck_assert_uint_eq(g.backing, BHC_ARENA_BACKING_HUGETLB);
+	touch_all(rfd, &g);
+	close(rfd);
+	ck_assert_uint_eq(bhc_test_admin_u64(&d, "counters.fallbacks"), 0);
+	ck_assert_int_eq(bhc_test_acquire(fd, 4 * MiB, 0, 0, &g, &rfd, NULL), 0);
+	ck_assert_uint_eq(g.size, 4 * MiB);
 	ck_assert_uint_eq(g.backing, expected_shmem_backing());
 	touch_all(rfd, &g);
 	close(rfd);
-	ck_assert(bhc_test_daemon_log_wait(&d, "uses small pages", 1, 2000) ||
-		  bhc_test_daemon_log_wait(&d, "uses thp pages", 1, 2000));
+	ck_assert_uint_eq(bhc_test_admin_u64(&d, "counters.fallbacks"), 1);
+	/* the exact fit of the page left is hugetlb */
+	ck_assert_int_eq(bhc_test_acquire(fd, 2 * MiB, 0, 0, &g, &rfd, NULL), 0);
+	ck_assert_uint_eq(g.backing, BHC_ARENA_BACKING_HUGETLB);
+	touch_all(rfd, &g);
+	close(rfd);
 	/* NO_HUGE gets shmem even when hugepages would be there. */
 	ck_assert_int_eq(bhc_test_acquire(fd, 2 * MiB, BHC_ARENA_ACQ_NO_HUGE, 0, &g, &rfd, NULL),
 			 0);
 	ck_assert_uint_eq(g.backing, expected_shmem_backing());
 	check_backing(rfd, &g);
 	close(rfd);
+	close(fd);
+	stop();
+}
+END_TEST
+
+/*
+ * RELEASED means the pages are back: the moment it arrives, the hugepages
+ * of the region are free in the system pool (the daemon punched them first).
+ */
+START_TEST(test_released_pages_back)
+{
+	struct bhc_arena_msg_grant g;
+	long before;
+	int fd, rfd, round;
+
+	make_available(32);
+	start(policy("require"), NULL);
+	fd = client("released", NULL);
+	for (round = 0; round < 3; round++) {
+		ck_assert_int_eq(bhc_test_acquire(fd, 64 * MiB, 0, 0, &g, &rfd, NULL), 0);
+		ck_assert_uint_eq(g.backing, BHC_ARENA_BACKING_HUGETLB);
+		close(rfd);
+		before = bhc_test_hugepages_free(2048);
+		ck_assert_int_eq(bhc_test_release(fd, g.region_id, NULL), 0);
+		ck_assert_int_eq(bhc_test_hugepages_free(2048), before + 32);
+	}
 	close(fd);
 	stop();
 }
@@ -742,13 +754,13 @@ START_TEST(test_gigantic_short)
 	char why[256];
 	int fd, rfd;
 
-	if (access("/sys/kernel/mm/hugepages/hugepages-1048576kB", F_OK) != 0)
-		bhc_test_skip("this kernel has no 1 GiB hugepages");
+	if (!bhc_test_hugepages_size_supported(1048576, why, sizeof(why)))
+		bhc_test_skip("%s", why);
 	/* Hold the lock of the 1 GiB pool so that no other test fills it meanwhile. */
 	if (bhc_test_hugepages_reserve(1048576, 0, why, sizeof(why)) < 0)
 		bhc_test_skip("%s", why);
-	if (bhc_test_hugepages_free(1048576) != 0)
-		bhc_test_skip("1 GiB hugepages are free here; the shortage cannot be tested");
+	if (bhc_test_hugepages_set_available(1048576, 0, why, sizeof(why)) < 0)
+		bhc_test_skip("%s", why);
 	hold_hugepages(0);
 	start(policy("require"), NULL);
 	fd = client("gigantic", NULL);
@@ -790,28 +802,32 @@ START_TEST(test_gigantic)
 }
 END_TEST
 
+static void add(Suite *s, const char *name, const TTest *test)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_set_timeout(tc, 90 * bhc_test_timeout_scale());
+	tcase_add_test(tc, test);
+	suite_add_tcase(s, tc);
+}
+
 int main(void)
 {
 	Suite *s = suite_create("daemon-regions");
-	TCase *tc;
 
 	signal(SIGPIPE, SIG_IGN);
-	tc = tcase_create("leases");
-	tcase_set_timeout(tc, 90);
-	tcase_add_test(tc, test_many_clients);
-	tcase_add_test(tc, test_kill_reclaims);
-	tcase_add_test(tc, test_kill_returns_hugepages);
-	tcase_add_test(tc, test_fresh_regions_are_zero);
-	tcase_add_test(tc, test_sealed);
-	tcase_add_test(tc, test_live_usage);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("policies");
-	tcase_set_timeout(tc, 90);
-	tcase_add_test(tc, test_require_short);
-	tcase_add_test(tc, test_prefer_falls_back);
-	tcase_add_test(tc, test_off_never_hugetlb);
-	tcase_add_test(tc, test_gigantic_short);
-	tcase_add_test(tc, test_gigantic);
-	suite_add_tcase(s, tc);
+	/* one TCase per test: a TAP line names the test that failed */
+	add(s, "many_clients", test_many_clients);
+	add(s, "kill_reclaims", test_kill_reclaims);
+	add(s, "kill_returns_hugepages", test_kill_returns_hugepages);
+	add(s, "fresh_regions_are_zero", test_fresh_regions_are_zero);
+	add(s, "sealed", test_sealed);
+	add(s, "live_usage", test_live_usage);
+	add(s, "require_short", test_require_short);
+	add(s, "prefer_falls_back", test_prefer_falls_back);
+	add(s, "released_pages_back", test_released_pages_back);
+	add(s, "off_never_hugetlb", test_off_never_hugetlb);
+	add(s, "gigantic_short", test_gigantic_short);
+	add(s, "gigantic", test_gigantic);
 	return bhc_test_run(s);
 }

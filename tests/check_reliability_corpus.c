@@ -3,9 +3,11 @@
  * The fuzz targets (fuzz/fuzz-*.c) without libFuzzer: every file of the
  * checked-in corpus of one target (fuzz/corpus/FUZZ_TARGET/), crash
  * reproducers included, goes through the target's LLVMFuzzerTestOneInput()
- * in its own forked test, with whatever compiler and sanitizer make check
+ * in a child of its own, with whatever compiler and sanitizer make check
  * runs under (gcc, clang, ASan+UBSan, Valgrind). A target's checks abort()
- * on a violated invariant, which fails the test that names the file.
+ * on a violated invariant, which fails the corpus's one result with a
+ * message that names the file. The valid seeds must be accepted by the
+ * target's parser (fuzz_accepts()), and some invalid ones refused.
  *
  * Beside the corpus, the unit tests of the bugs the fuzzers found.
  */
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -63,7 +66,10 @@ static void list_corpus(void)
 	qsort(files, (size_t)n_files, sizeof(files[0]), cmp_str);
 }
 
-START_TEST(test_corpus_file)
+int fuzz_accepts(const uint8_t *data, size_t size);
+
+/* The file @name of the corpus, read whole (malloc'd); fails the test if it cannot be. */
+static unsigned char *read_seed(const char *name, size_t *sizep)
 {
 	char path[2048];
 	unsigned char *buf;
@@ -71,7 +77,7 @@ START_TEST(test_corpus_file)
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", corpus_dir, files[_i]);
+	snprintf(path, sizeof(path), "%s/%s", corpus_dir, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
 	ck_assert_int_eq(fstat(fd, &st), 0);
@@ -80,9 +86,81 @@ START_TEST(test_corpus_file)
 	n = read(fd, buf, (size_t)st.st_size);
 	ck_assert_int_eq(n, st.st_size);
 	close(fd);
-	fprintf(stderr, "# %s (%zd bytes)\n", files[_i], n);
-	ck_assert_int_eq(LLVMFuzzerTestOneInput(buf, (size_t)n), 0);
-	free(buf);
+	*sizep = (size_t)n;
+	return buf;
+}
+
+/*
+ * Every file through the target, each in a child of its own (so that an
+ * abort() names the file): one result for the whole corpus.
+ */
+START_TEST(test_corpus)
+{
+	unsigned char *buf;
+	size_t size;
+	int i, status;
+	pid_t pid;
+
+	for (i = 0; i < n_files; i++) {
+		buf = read_seed(files[i], &size);
+		fflush(NULL);
+		pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0)
+			_exit(LLVMFuzzerTestOneInput(buf, size) == 0 ? 0 : 1);
+		free(buf);
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			      "%s/%s: wait status 0x%x (%s)", corpus_dir, files[i], status,
+			      WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exit");
+	}
+}
+END_TEST
+
+/*
+ * The seeds that are valid input (and some that are not) get the parser's
+ * answer they must: a target whose parser refused everything, or took
+ * everything, would pass test_corpus but not this.
+ */
+static const char *const valid_seeds[] = {
+#if defined(FUZZ_VALID_PROTO)
+	"acquire", "acquire-huge", "hello", "hello-admin", "release", "admin",
+#elif defined(FUZZ_VALID_CONFIG)
+	"minimal.conf",
+	"full.conf",
+	"comments.conf",
+#else
+	"req-00", "req-01", "req-02", "req-05", "req-07",
+#endif
+};
+
+static const char *const invalid_seeds[] = {
+#if defined(FUZZ_VALID_PROTO)
+	"badmagic", "badversion", "badlength", "short", "empty", "unknown",
+#elif defined(FUZZ_VALID_CONFIG)
+	"bad-key.conf",
+	"bad-syntax.conf",
+#else
+	"req-10", "req-11", "req-12", "req-14", "req-15",
+#endif
+};
+
+START_TEST(test_valid_seeds)
+{
+	unsigned char *buf;
+	size_t i, size;
+
+	for (i = 0; i < sizeof(valid_seeds) / sizeof(valid_seeds[0]); i++) {
+		buf = read_seed(valid_seeds[i], &size);
+		ck_assert_msg(fuzz_accepts(buf, size), "%s: a valid seed, refused", valid_seeds[i]);
+		free(buf);
+	}
+	for (i = 0; i < sizeof(invalid_seeds) / sizeof(invalid_seeds[0]); i++) {
+		buf = read_seed(invalid_seeds[i], &size);
+		ck_assert_msg(!fuzz_accepts(buf, size), "%s: an invalid seed, accepted",
+			      invalid_seeds[i]);
+		free(buf);
+	}
 }
 END_TEST
 
@@ -148,10 +226,14 @@ int main(int argc, char **argv)
 	list_corpus();
 	if (LLVMFuzzerInitialize)
 		LLVMFuzzerInitialize(&argc, &argv);
-	tc = tcase_create("corpus");
+	tc = tcase_create("corpus_present");
 	tcase_add_test(tc, test_corpus_present);
-	if (n_files > 0)
-		tcase_add_loop_test(tc, test_corpus_file, 0, n_files);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("corpus");
+	tcase_add_test(tc, test_corpus);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("valid_seeds");
+	tcase_add_test(tc, test_valid_seeds);
 	suite_add_tcase(s, tc);
 	if (strcmp(FUZZ_TARGET, "config") == 0) {
 		tc = tcase_create("regressions");

@@ -115,7 +115,8 @@ tests/check_client_daemon_tsan: $(client_daemon_tsan_deps) config.h
 	@$(MKDIR_P) tests
 	$(AM_V_CCLD)if $(CC) $(AM_CPPFLAGS) $(CPPFLAGS) -I$(srcdir)/tests -I$(srcdir)/client \
 		-DCLIENT_DAEMON_TSAN_ONLY=1 $(CHECK_CFLAGS) $(WARN_CFLAGS) -g -O1 \
-		-fsanitize=thread -o $@ $(client_daemon_tsan_srcs) $(CHECK_LIBS) -lpthread \
+		$(JSONC_CFLAGS) -fsanitize=thread -o $@ $(client_daemon_tsan_srcs) $(CHECK_LIBS) \
+		$(JSONC_LIBS) -lpthread \
 		> $@.cc-out 2>&1; then \
 		rm -f $@.cc-out; \
 	else \

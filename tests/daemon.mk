@@ -3,8 +3,8 @@
 # client processes (tests/util-daemon.c).
 check_LTLIBRARIES += tests/libbhc-test-daemon.la
 tests_libbhc_test_daemon_la_SOURCES = tests/util-daemon.c tests/util-daemon.h
-tests_libbhc_test_daemon_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_libbhc_test_daemon_la_LIBADD = $(CHECK_LIBS)
+tests_libbhc_test_daemon_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS)
+tests_libbhc_test_daemon_la_LIBADD = $(CHECK_LIBS) $(JSONC_LIBS)
 
 # LD_PRELOAD shim: io_uring_queue_init() fails as under seccomp (a real shared object).
 check_LTLIBRARIES += tests/libno-io-uring.la

@@ -9,3 +9,11 @@ include tests/client.mk
 include tests/daemon.mk
 include tests/arenactl.mk
 include tests/reliability.mk
+
+# Mutation testing: deliberate bugs (scripts/mutants.txt) applied one at a
+# time to a copy of the tree; each must make its tests fail (TESTING.md).
+# Not part of make check. MUTATION_ARGS=--ci runs the fast subset.
+mutation:
+	$(top_srcdir)/scripts/mutation.sh $(MUTATION_ARGS)
+PHONY_TARGETS += mutation
+EXTRA_DIST += scripts/mutation.sh scripts/mutants.txt TESTING.md

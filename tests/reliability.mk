@@ -21,13 +21,13 @@ fuzz_corpus_libs = tests/libbhc-test.la $(CHECK_LIBS) $(INIH_LIBS)
 
 tests_check_fuzz_proto_SOURCES = tests/check_reliability_corpus.c fuzz/fuzz-proto.c \
 	daemon/proto.c daemon/config.c daemon/log.c
-tests_check_fuzz_proto_CPPFLAGS = $(fuzz_corpus_cppflags) -DFUZZ_TARGET='"proto"'
+tests_check_fuzz_proto_CPPFLAGS = $(fuzz_corpus_cppflags) -DFUZZ_TARGET='"proto"' -DFUZZ_VALID_PROTO
 tests_check_fuzz_proto_CFLAGS = $(fuzz_corpus_cflags)
 tests_check_fuzz_proto_LDADD = $(fuzz_corpus_libs)
 
 tests_check_fuzz_config_SOURCES = tests/check_reliability_corpus.c fuzz/fuzz-config.c \
 	daemon/config.c daemon/log.c
-tests_check_fuzz_config_CPPFLAGS = $(fuzz_corpus_cppflags) -DFUZZ_TARGET='"config"'
+tests_check_fuzz_config_CPPFLAGS = $(fuzz_corpus_cppflags) -DFUZZ_TARGET='"config"' -DFUZZ_VALID_CONFIG
 tests_check_fuzz_config_CFLAGS = $(fuzz_corpus_cflags)
 tests_check_fuzz_config_LDADD = $(fuzz_corpus_libs)
 
@@ -36,7 +36,7 @@ tests_check_fuzz_admin_SOURCES = tests/check_reliability_corpus.c fuzz/fuzz-admi
 	daemon/admin.c daemon/config.c daemon/log.c daemon/peer.c daemon/pool.c \
 	daemon/proto.c daemon/region.c daemon/server.c daemon/uring.c daemon/user.c \
 	daemon/reclaim.c daemon/job.c
-tests_check_fuzz_admin_CPPFLAGS = $(fuzz_corpus_cppflags) -DFUZZ_TARGET='"admin"'
+tests_check_fuzz_admin_CPPFLAGS = $(fuzz_corpus_cppflags) -DFUZZ_TARGET='"admin"' -DFUZZ_VALID_ADMIN
 tests_check_fuzz_admin_CFLAGS = $(fuzz_corpus_cflags) $(LIBUV_CFLAGS) $(LIBURING_CFLAGS) \
 	$(JSONC_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 tests_check_fuzz_admin_LDADD = $(fuzz_corpus_libs) $(LIBUV_LIBS) $(LIBURING_LIBS) \

@@ -413,7 +413,10 @@ int main(int argc, char **argv)
 	struct figures f0, f1;
 	struct opts o;
 	struct slot *slots;
-	uint64_t s = (uint64_t)time(NULL) | 1, t_end, next_kill, cycles = 0, refused = 0, bytes = 0;
+	const char *seed_env = getenv("BHC_TEST_SEED");
+	uint64_t s = seed_env && *seed_env ? strtoull(seed_env, NULL, 0) | 1 :
+					     (uint64_t)time(NULL) | 1,
+		 seed0 = s, t_end, next_kill, cycles = 0, refused = 0, bytes = 0;
 	unsigned long kills = 0, failures = 0, i;
 	int status, r, fail = 0;
 	pid_t pid;
@@ -449,8 +452,9 @@ int main(int argc, char **argv)
 	setenv("BHC_ARENA_SOCKET", d.socket, 1);
 	setenv("BHC_ARENA_MODE", "daemon", 1);
 	settle_start(&f0);
-	printf("soak: %u clients for %u s, %.1f kills/s, regions of 1 to %u MiB; daemon pid %d\n",
-	       o.clients, o.seconds, o.kills_per_second, o.max_mib, (int)d.pid);
+	printf("soak: %u clients for %u s, %.1f kills/s, regions of 1 to %u MiB; daemon pid %d; "
+	       "seed %" PRIu64 " (BHC_TEST_SEED replays it)\n",
+	       o.clients, o.seconds, o.kills_per_second, o.max_mib, (int)d.pid, seed0);
 	printf("soak: start: fds %d, VmRSS %ld kB, HugePages_Free %ld, leases %ld, clients %ld "
 	       "(%s)\n",
 	       f0.fds, f0.rss_kb, f0.hp_free, f0.leases, f0.clients, f0.how);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <json-c/json.h>
 
 #include "util-daemon.h"
 
@@ -652,4 +653,129 @@ bool bhc_test_closed(int fd, int timeout_ms)
 			return false;
 	}
 	return false;
+}
+
+/* --- the admin JSON ---------------------------------------------------------- */
+
+struct json_object *bhc_test_admin_json(const struct bhc_test_daemon *d, const char *cmd)
+{
+	const char *ctl = getenv("BHC_ARENACTL");
+	struct json_object *j = NULL;
+	size_t len = 0, cap = 65536;
+	int out[2], status;
+	char *buf;
+	ssize_t n;
+	pid_t pid;
+
+	if (!ctl || !*ctl || pipe2(out, O_CLOEXEC) < 0)
+		return NULL;
+	buf = malloc(cap);
+	if (!buf) {
+		close(out[0]);
+		close(out[1]);
+		return NULL;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		dup2(out[1], STDOUT_FILENO);
+		execl(ctl, ctl, "--socket", d->socket, "--json", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	while (pid > 0 && (n = read(out[0], buf + len, cap - 1 - len)) > 0) {
+		len += (size_t)n;
+		if (len == cap - 1) {
+			char *more = realloc(buf, cap * 2);
+
+			if (!more)
+				break;
+			buf = more;
+			cap *= 2;
+		}
+	}
+	close(out[0]);
+	buf[len] = '\0';
+	if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0)
+		j = json_tokener_parse(buf);
+	free(buf);
+	return j;
+}
+
+static bool json_path_u64(struct json_object *o, const char *path, uint64_t *v)
+{
+	char key[64];
+	const char *dot;
+	size_t n;
+
+	while (o && (dot = strchr(path, '.'))) {
+		n = (size_t)(dot - path);
+		if (n >= sizeof(key))
+			return false;
+		memcpy(key, path, n);
+		key[n] = '\0';
+		if (!json_object_object_get_ex(o, key, &o))
+			return false;
+		path = dot + 1;
+	}
+	if (!o || !json_object_object_get_ex(o, path, &o) || !json_object_is_type(o, json_type_int))
+		return false;
+	*v = json_object_get_uint64(o);
+	return true;
+}
+
+uint64_t bhc_test_admin_u64(const struct bhc_test_daemon *d, const char *path)
+{
+	struct json_object *j = bhc_test_admin_json(d, "status");
+	uint64_t v = 0;
+	bool found;
+
+	ck_assert_msg(j, "bhc-arenactl --json status failed");
+	found = json_path_u64(j, path, &v);
+	json_object_put(j);
+	ck_assert_msg(found, "no number at %s in bhc-arenactl --json status", path);
+	return v;
+}
+
+uint64_t bhc_test_admin_wait_u64(const struct bhc_test_daemon *d, const char *path, uint64_t want,
+				 int timeout_ms)
+{
+	uint64_t deadline = bhc_test_now_ms() + (uint64_t)timeout_ms * bhc_test_timeout_scale();
+	uint64_t v;
+
+	for (;;) {
+		v = bhc_test_admin_u64(d, path);
+		if (v == want || bhc_test_now_ms() >= deadline)
+			return v;
+		sleep_ms(10);
+	}
+}
+
+int64_t bhc_test_admin_row_u64(const struct bhc_test_daemon *d, const char *cmd,
+			       const char *match_key, uint64_t match, const char *key)
+{
+	struct json_object *j = bhc_test_admin_json(d, cmd), *arr, *row;
+	int64_t r = -1;
+	uint64_t v;
+	size_t i;
+
+	ck_assert_msg(j, "bhc-arenactl --json %s failed", cmd);
+	if (json_object_object_get_ex(j, cmd, &arr) && json_object_is_type(arr, json_type_array)) {
+		for (i = 0; i < json_object_array_length(arr); i++) {
+			row = json_object_array_get_idx(arr, i);
+			if (json_path_u64(row, match_key, &v) && v == match &&
+			    json_path_u64(row, key, &v)) {
+				r = (int64_t)v;
+				break;
+			}
+		}
+	}
+	json_object_put(j);
+	return r;
+}
+
+int64_t bhc_test_admin_client_u64(const struct bhc_test_daemon *d, pid_t pid, const char *key)
+{
+	return bhc_test_admin_row_u64(d, "clients", "pid", (uint64_t)pid, key);
 }

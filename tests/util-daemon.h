@@ -123,6 +123,44 @@ void bhc_test_daemon_start_ready(struct bhc_test_daemon *d, const char *const *a
  */
 void bhc_test_daemon_stop_clean(struct bhc_test_daemon *d);
 
+/* --- daemon state, read through the admin JSON (bhc-arenactl --json) ---------- */
+
+struct json_object;
+
+/**
+ * bhc_test_admin_json() - run `$BHC_ARENACTL --socket SOCK --json @cmd` (cmd
+ * is one word: "status", "clients", "regions", "pool") and parse its output.
+ * Returns the object (json_object_put() it), or NULL if arenactl failed.
+ */
+struct json_object *bhc_test_admin_json(const struct bhc_test_daemon *d, const char *cmd);
+
+/**
+ * bhc_test_admin_u64() - the number at dotted @path ("pool.leased",
+ * "counters.grants") of `status`; ck_assert()s that it is there.
+ */
+uint64_t bhc_test_admin_u64(const struct bhc_test_daemon *d, const char *path);
+
+/**
+ * bhc_test_admin_wait_u64() - poll bhc_test_admin_u64() until it equals
+ * @want or @timeout_ms (scaled) pass; returns the last value read.
+ */
+uint64_t bhc_test_admin_wait_u64(const struct bhc_test_daemon *d, const char *path, uint64_t want,
+				 int timeout_ms);
+
+/**
+ * bhc_test_admin_client_u64() - the number @key ("regions", "leased") of the
+ * client row of process @pid in `clients`, or -1 if @pid has no row.
+ */
+int64_t bhc_test_admin_client_u64(const struct bhc_test_daemon *d, pid_t pid, const char *key);
+
+/**
+ * bhc_test_admin_row_u64() - the number @key of the row of `@cmd` (the
+ * array of the same name: "clients", "regions") whose @match_key is
+ * @match, or -1 if there is no such row.
+ */
+int64_t bhc_test_admin_row_u64(const struct bhc_test_daemon *d, const char *cmd,
+			       const char *match_key, uint64_t match, const char *key);
+
 /* --- the raw protocol ------------------------------------------------------ */
 
 /** bhc_test_connect() - a connected SOCK_SEQPACKET socket to @path, or -errno. */
