@@ -81,12 +81,12 @@ echo "mutation.sh: ${#names[@]} mutants; configuring a copy in $work"
 	{ echo "mutation.sh: configure failed ($log/configure)" >&2; keep=yes; exit 2; }
 
 export abs_top_builddir="$bld" abs_top_srcdir="$src"
-export BHC_ARENAD="$bld/daemon/bhc-arenad" BHC_ARENACTL="$bld/client/bhc-arenactl"
+export BHC_ARENAD="$bld/daemon/bhc-arenad" BHC_ARENACTL="$bld/ctl/bhc-arenactl"
 export CK_DEFAULT_TIMEOUT=120
 
 # The programs a test list needs: the daemon, arenactl, and the tests.
 targets_of() {
-	local t prog out="daemon/bhc-arenad client/bhc-arenactl"
+	local t prog out="daemon/bhc-arenad ctl/bhc-arenactl"
 	IFS=, read -ra t <<<"$1"
 	for prog in "${t[@]}"; do out="$out tests/${prog%%:*}"; done
 	echo "$out"

@@ -118,7 +118,7 @@ fn main() -> ExitCode {
     );
     tap.check(
         ok,
-        "a region leased from Rust shows in bhc-arenactl regions --json, and goes",
+        "a region leased from Rust shows in bhc-arenactl regions --json, kept once dropped",
     );
 
     // $BHC_ARENA_MODE as in C: auto takes the daemon when it answers and
@@ -289,21 +289,23 @@ fn child_region(arenactl: &Path, sock: &str) -> ExitCode {
     );
 
     drop(arena);
-    // The release is sent without waiting for the daemon's answer.
+    // The process keeps the freed region for its next arena (BHC_ARENA_RETAIN):
+    // still leased, its header now says kept.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let rows = regions(arenactl, sock);
-        if !rows.iter().any(|r| r["id"].as_u64() == Some(st.region_id)) {
+        let row = rows.iter().find(|r| r["id"].as_u64() == Some(st.region_id));
+        if row.map_or(false, |r| r["use"].as_str() == Some("kept")) {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "region {} still listed: {rows:?}",
+            "region {} not listed as kept: {rows:?}",
             st.region_id
         );
         sleep(Duration::from_millis(20));
     }
-    println!("# region {} gone after drop", st.region_id);
+    println!("# region {} kept after drop", st.region_id);
     ExitCode::SUCCESS
 }
 
