@@ -4,6 +4,7 @@ sbin_PROGRAMS += daemon/bhc-arenad
 daemon_bhc_arenad_SOURCES = \
 	daemon/main.c \
 	daemon/admin.c daemon/admin.h \
+	daemon/closer.c daemon/closer.h \
 	daemon/config.c daemon/config.h \
 	daemon/list.h \
 	daemon/log.c daemon/log.h \

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "closer.h"
 #include "log.h"
 #include "peer.h"
 #include "proto.h"
@@ -22,8 +23,14 @@
 #define PEER_OUT_MAX_BYTES (256u * 1024u)
 /* Datagrams handled per wake-up, so that one busy peer cannot starve the rest. */
 #define PEER_READ_BURST 16
-/* File descriptors a single datagram can bring; more are discarded by the kernel. */
-#define PEER_MAX_FDS 16
+/*
+ * Room for every file descriptor a datagram can bring (the kernel's
+ * SCM_MAX_FD): fds that do not fit would be released by the kernel in the
+ * loop thread (closer.h says why that must not happen).
+ */
+#define PEER_MAX_FDS 253
+/* With this many fds waiting to be closed, a peer that sends one more is dropped. */
+#define PEER_CLOSER_BACKLOG 256
 
 static void peer_update_poll(struct peer *peer);
 static void peer_flush(struct peer *peer);
@@ -48,8 +55,11 @@ const char *peer_describe(const struct peer *peer, char *buf, size_t len)
 
 static void peer_free(struct peer *peer)
 {
-	if (peer->fd >= 0)
-		close(peer->fd);
+	/* fds still queued on the socket are released by its close: off the loop */
+	if (peer->fd >= 0) {
+		shutdown(peer->fd, SHUT_RDWR);
+		closer_close(peer->fd);
+	}
 	free(peer);
 }
 
@@ -113,8 +123,23 @@ void peer_close(struct peer *peer, const char *why, bool abandon)
 		return;
 	peer->closing = true;
 	if (peer->acquire.pending) {
+		region = peer->acquire.region;
 		pool_acquire_cancel(pool, &peer->acquire);
-		unreserve(peer, peer->acquire.size);
+		if (region) {
+			/*
+			 * The region being made for it goes on (a fallocate cannot
+			 * be stopped): it stays charged to the uid until it is made
+			 * (and then kept warm or dropped), so that connect, ACQUIRE,
+			 * close in a loop cannot get around the per-uid limits.
+			 */
+			peer->n_regions--;
+			peer->bytes -= peer->acquire.size;
+			region->charged = peer->user;
+			region->charged_bytes = peer->acquire.size;
+			peer->user->n_abandoned++;
+		} else {
+			unreserve(peer, peer->acquire.size);
+		}
 	}
 	while (!list_empty(&peer->releasing)) {
 		region = list_first_entry(&peer->releasing, struct region, release_link);
@@ -425,6 +450,12 @@ static void grant(struct peer *peer, struct region *region, uint32_t seq)
 	struct bhc_arena_msg_grant m;
 	char desc[160], size[32];
 
+	/* a shmem fallback may be smaller than what was reserved (pool_resize()) */
+	if (region->size != peer->acquire.size) {
+		peer->bytes = peer->bytes - peer->acquire.size + region->size;
+		peer->user->bytes = peer->user->bytes - peer->acquire.size + region->size;
+	}
+
 	region->owner = peer;
 	list_add_tail(&region->link, &peer->leases);
 	peer->n_acquired++;
@@ -622,7 +653,7 @@ static void dispatch(struct peer *peer, const struct proto_msg *msg)
 	}
 }
 
-/* Close every fd in SCM_RIGHTS messages; returns how many there were. */
+/* Close every fd in SCM_RIGHTS messages (off the loop); returns how many there were. */
 static unsigned int close_passed_fds(struct msghdr *mh)
 {
 	unsigned int n = 0;
@@ -638,7 +669,7 @@ static unsigned int close_passed_fds(struct msghdr *mh)
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-			close(fd);
+			closer_close(fd);
 			n++;
 		}
 	}
@@ -706,8 +737,10 @@ static bool read_one(struct peer *peer)
 
 		if ((size_t)n >= sizeof(hdr))
 			memcpy(&hdr, buf, sizeof(hdr));
+		/* a stream of fds that take long to close: stop taking them from this peer */
 		proto_set_error(&err, EPERM, hdr.magic == BHC_ARENA_PROTO_MAGIC ? hdr.type : 0,
-				hdr.magic == BHC_ARENA_PROTO_MAGIC ? hdr.seq : 0, false,
+				hdr.magic == BHC_ARENA_PROTO_MAGIC ? hdr.seq : 0,
+				closer_pending() > PEER_CLOSER_BACKLOG,
 				"file descriptors are not accepted (%u closed)", n_fds);
 		peer->request_type = err.request_type;
 		peer->request_seq = err.seq;

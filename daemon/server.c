@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "closer.h"
 #include "log.h"
 #include "peer.h"
 #include "proto.h"
@@ -211,6 +212,11 @@ static void on_pool_ready(struct pool *pool)
 	server->status_sent_ms = uv_now(server->loop);
 }
 
+static void on_pool_uncharge(struct pool *pool, struct region *region)
+{
+	user_abandoned_done(region->charged, region->charged_bytes);
+}
+
 static void on_pool_stopped(struct pool *pool)
 {
 	struct server *server = container_of(pool, struct server, pool);
@@ -352,7 +358,9 @@ static void refuse_connection(struct server *server, int fd)
 	proto_encode_error(&m, &err);
 	if (send(fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		log_debug("refusing a connection: %m");
-	close(fd);
+	/* it may already hold fds the client sent: closer.h */
+	shutdown(fd, SHUT_RDWR);
+	closer_close(fd);
 	server->n_refused++;
 	if (server->n_refused == 1 || server->n_refused % 100 == 0)
 		log_warning("refused a connection: %s (%" PRIu64 " refused so far)", err.text,
@@ -397,7 +405,7 @@ static void on_listener(uv_poll_t *poll, int status, int events)
 		r = peer_new(server, fd, &peer);
 		if (r < 0) {
 			log_warning("cannot serve a new connection: %s", strerror(-r));
-			close(fd);
+			closer_close(fd);
 			continue;
 		}
 		log_debug("peer %" PRIu64 ": connection from pid %d uid %u", peer->id,
@@ -583,6 +591,11 @@ int server_start(struct server *server)
 	uint64_t usec = 0;
 	int r;
 
+	r = closer_start();
+	if (r < 0)
+		log_warning("cannot start the closing thread: %s; fds clients send are closed "
+			    "on the loop",
+			    strerror(-r));
 	r = start_signal(server, &server->sig_term, SIGTERM);
 	if (r == 0)
 		r = start_signal(server, &server->sig_int, SIGINT);
@@ -640,6 +653,7 @@ int server_start(struct server *server)
 	server->pool.on_change = on_pool_change;
 	server->pool.on_ready = on_pool_ready;
 	server->pool.on_stopped = on_pool_stopped;
+	server->pool.on_uncharge = on_pool_uncharge;
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 2000) {
 		uv_timer_start(&server->watchdog, on_watchdog, usec / 2000, usec / 2000);
 		log_info("systemd watchdog: pinging every %" PRIu64 " ms", usec / 2000);
@@ -694,6 +708,7 @@ void server_free(struct server *server)
 {
 	if (!server)
 		return;
+	closer_stop();
 	if (server->listen_fd >= 0)
 		close(server->listen_fd);
 	free(server->socket_path);
