@@ -11,6 +11,7 @@ daemon_bhc_arenad_SOURCES = \
 	daemon/peer.c daemon/peer.h \
 	daemon/pool.c daemon/pool.h \
 	daemon/proto.c daemon/proto.h \
+	daemon/ratelimit.c daemon/ratelimit.h \
 	daemon/region.c daemon/region.h \
 	daemon/sd.h \
 	daemon/server.c daemon/server.h \
