@@ -759,6 +759,7 @@ static void dispatch(struct peer *peer, const struct proto_msg *msg)
 /* Close every fd in SCM_RIGHTS messages (off the loop); returns how many there were. */
 static unsigned int close_passed_fds(struct msghdr *mh)
 {
+	const struct linger no_linger = { .l_onoff = 1, .l_linger = 0 };
 	unsigned int n = 0;
 	struct cmsghdr *cmsg;
 
@@ -772,6 +773,13 @@ static unsigned int close_passed_fds(struct msghdr *mh)
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
+			/*
+			 * A socket (TCP with SO_LINGER and unsent data) closes at
+			 * once with linger 0 (an abortive close); anything else
+			 * whose release may wait (a socket carrying fds in flight,
+			 * a file on a stalled server) blocks only the closer.
+			 */
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &no_linger, sizeof(no_linger));
 			closer_close(fd);
 			n++;
 		}

@@ -122,7 +122,11 @@ static double seconds_since(const struct pool *pool, uint64_t start_ms)
 	return (double)(uv_now(pool->loop) - start_ms) / 1000.0;
 }
 
-/* An abandoned region is made or gone: its uid is no longer charged. */
+/*
+ * An abandoned region is gone (made and punched, or failed) or kept warm:
+ * its uid is no longer charged. Until then it counts against the uid's
+ * limits as it does against [limits] total.
+ */
 static void uncharge(struct pool *pool, struct region *region)
 {
 	if (region->charged && pool->on_uncharge)
@@ -334,6 +338,8 @@ static bool adopt(struct pool *pool, struct region *region)
 		return false;
 	if (class->n_warm + class->n_creating >= class->target)
 		return false;
+	/* the pool's own now */
+	uncharge(pool, region);
 	make_warm(pool, class, region);
 	return true;
 }
@@ -432,7 +438,6 @@ static void region_created(struct region *region, int err)
 		class->n_creating--;
 	else
 		list_del(&region->link);
-	uncharge(pool, region);
 	if (err < 0) {
 		pool->n_create_failed++;
 		snprintf(text, sizeof(text), "%s", region->error);

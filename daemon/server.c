@@ -39,7 +39,7 @@
  */
 #define LOG_BURST 20
 #define LOG_PER_S 5
-#define LOG_SUMMARY_MS 10000
+#define LOG_SUMMARY_MS 5000
 /* Memory freed by admin replies goes back to the system this long after a session ends. */
 #define TRIM_DELAY_MS 1000
 
@@ -77,7 +77,7 @@ static void maybe_finished(struct server *server)
 }
 
 /* Say how many lines about each uid's clients were suppressed since the last summary. */
-static void log_summaries(struct server *server, uid_t only, bool one)
+static void log_summaries(struct server *server)
 {
 	uint64_t now = ratelimit_now_ns();
 	size_t i;
@@ -85,7 +85,7 @@ static void log_summaries(struct server *server, uid_t only, bool one)
 	for (i = 0; i < RATELIMIT_SLOTS; i++) {
 		struct ratelimit_slot *slot = &server->log_limit.slots[i];
 
-		if (!slot->used || !slot->suppressed || (one && slot->uid != only))
+		if (!slot->used || !slot->suppressed)
 			continue;
 		log_notice("uid %u: suppressed %" PRIu64 " log lines about its clients in the last "
 			   "%.1f s (at most %d a second are logged)",
@@ -97,25 +97,20 @@ static void log_summaries(struct server *server, uid_t only, bool one)
 
 static void on_log_timer(uv_timer_t *timer)
 {
-	log_summaries(timer->data, 0, false);
+	log_summaries(timer->data);
 }
 
 void server_log_client(struct server *server, uid_t uid, int level, const char *fmt, ...)
 {
-	struct ratelimit_slot *slot;
 	va_list ap;
 
 	if (!log_enabled(level))
 		return;
-	if (uid != 0) {
-		if (!ratelimit_allow(&server->log_limit, uid, ratelimit_now_ns())) {
-			if (!uv_is_active((uv_handle_t *)&server->log_timer) && !server->stopping)
-				uv_timer_start(&server->log_timer, on_log_timer, LOG_SUMMARY_MS, 0);
-			return;
-		}
-		slot = ratelimit_get(&server->log_limit, uid, ratelimit_now_ns());
-		if (slot->suppressed)
-			log_summaries(server, uid, true);
+	if (uid != 0 && !ratelimit_allow(&server->log_limit, uid, ratelimit_now_ns())) {
+		/* the first line suppressed starts the clock for the summaries */
+		if (!uv_is_active((uv_handle_t *)&server->log_timer) && !server->stopping)
+			uv_timer_start(&server->log_timer, on_log_timer, LOG_SUMMARY_MS, 0);
+		return;
 	}
 	va_start(ap, fmt);
 	log_msgv(level, fmt, ap);
@@ -343,7 +338,7 @@ void server_stop(struct server *server, const char *why)
 	uv_timer_stop(&server->status_timer);
 	uv_timer_stop(&server->log_timer);
 	uv_timer_stop(&server->trim_timer);
-	log_summaries(server, 0, false);
+	log_summaries(server);
 	if (server->listener_open && !uv_is_closing((uv_handle_t *)&server->listener))
 		uv_close((uv_handle_t *)&server->listener, listener_closed);
 	remove_socket(server);
