@@ -388,7 +388,7 @@ int server_reload(struct server *server, char *err, size_t err_len)
 	server->n_reloads++;
 	if (missing)
 		log_notice("reloaded the configuration: %s does not exist, so the defaults%s apply",
-			   server->source.path, server->source.n_sets ? " and --set" : "");
+			   server->source.path, server->source.n_sets ? " and the command line" : "");
 	else
 		log_notice("reloaded the configuration from %s", server->source.path);
 out:

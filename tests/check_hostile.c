@@ -39,7 +39,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -81,6 +84,16 @@ static void start(const char *config, const char *const *args)
 	bhc_test_daemon_start_ready(&d, args, 30000);
 	/* other uids reach the socket */
 	ck_assert_int_eq(chmod(d.dir, 0711), 0);
+}
+
+/* fork(); the child dies with the test process, whatever way that ends */
+static pid_t fork_child(void)
+{
+	pid_t parent = getpid(), pid = fork();
+
+	if (pid == 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
+		_exit(99);
+	return pid;
 }
 
 static void need_root(void)
@@ -243,7 +256,7 @@ static pid_t probe_child(int pipefd[2], unsigned int n, uint64_t size, double un
 	pid_t pid;
 
 	ck_assert_int_eq(pipe(pipefd), 0);
-	pid = fork();
+	pid = fork_child();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		close(pipefd[0]);
@@ -370,7 +383,7 @@ static void send_on_hello(int fd)
  */
 static pid_t linger_attacker(int ready, bool stream)
 {
-	pid_t pid = fork();
+	pid_t pid = fork_child();
 	int port, lfd, i;
 
 	ck_assert_int_ge(pid, 0);
@@ -466,7 +479,7 @@ START_TEST(test_abandoned)
 	base = probe(300, 2 * MiB, 0);
 	rss0 = rss_kb(d.pid);
 	ck_assert_int_eq(pipe(p), 0);
-	pid = fork();
+	pid = fork_child();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		/* nobody: connect, ACQUIRE 256M, close, as fast as it can for 3 s */
@@ -573,7 +586,7 @@ START_TEST(test_admin_load)
 	ck_assert_int_eq(pipe(held), 0);
 	ck_assert_int_eq(pipe(stop), 0);
 	ck_assert_int_eq(pipe(res), 0);
-	holder = fork();
+	holder = fork_child();
 	ck_assert_int_ge(holder, 0);
 	if (holder == 0) {
 		/* nobody holds 1024 regions of 2 MiB */
@@ -599,7 +612,7 @@ START_TEST(test_admin_load)
 	ck_assert_int_eq(read(held[0], &c, 1), 1);
 	rss0 = rss_kb(d.pid);
 	for (i = 0; i < 8; i++) {
-		sess[i] = fork();
+		sess[i] = fork_child();
 		ck_assert_int_ge(sess[i], 0);
 		if (sess[i] == 0) {
 			/* nobody: snapshot after snapshot, for 4 s */
@@ -695,7 +708,7 @@ END_TEST
 /* In a child as @uid: open connections (HELLO each) until refused; returns how many got in. */
 static int take_connections(uid_t uid, int max, int report_fd, int stop_fd)
 {
-	pid_t pid = fork();
+	pid_t pid = fork_child();
 	int n = 0, fd, c = 0;
 	char x;
 
@@ -721,20 +734,40 @@ START_TEST(test_connections)
 {
 	static const char config[] = "[daemon]\nsocket_mode = 0666\n"
 				     "[pool]\nhugepages = off\nwarm = 2M:2\n"
-				     "[limits]\nmax_connections = 16\nper_uid_connections = 8\n";
+				     "[limits]\nmax_connections = 16\n";
+	static const char config_uid[] =
+		"[daemon]\nsocket_mode = 0666\n"
+		"[pool]\nhugepages = off\nwarm = 2M:2\n"
+		"[limits]\nmax_connections = 16\nper_uid_connections = 8\n";
 	int rep[2], stop[2], a = 0, b = 0, fds[16], i, n, status;
 	struct json_object *j;
 	pid_t pa, pb;
 
 	need_root();
-	start(config, NULL);
 	ck_assert_int_eq(pipe(rep), 0);
 	ck_assert_int_eq(pipe(stop), 0);
+	/* one user takes every connection it can: root still gets in */
+	start(config, NULL);
+	pa = take_connections(60001, 64, rep[1], stop[0]);
+	ck_assert_int_eq(read(rep[0], &a, sizeof(a)), (ssize_t)sizeof(a));
+	printf("# connections: uid 60001 alone got %d of max_connections 16\n", a);
+	ck_assert_int_gt(a, 0);
+	j = admin("status");
+	ck_assert_uint_eq(ju(j, "sessions.clients"), (uint64_t)a);
+	json_object_put(j);
+	ck_assert_int_eq(a, 12);
+	ck_assert_int_eq(write(stop[1], "s", 1), 1);
+	waitpid(pa, &status, 0);
+	bhc_test_daemon_stop_clean(&d);
+
+	/* per uid */
+	start(config_uid, NULL);
 	pa = take_connections(60001, 64, rep[1], stop[0]);
 	ck_assert_int_eq(read(rep[0], &a, sizeof(a)), (ssize_t)sizeof(a));
 	pb = take_connections(60002, 64, rep[1], stop[0]);
 	ck_assert_int_eq(read(rep[0], &b, sizeof(b)), (ssize_t)sizeof(b));
-	printf("# connections: uid 60001 got %d, uid 60002 got %d of max_connections 16\n", a, b);
+	printf("# connections: uid 60001 got %d, then uid 60002 got %d (per_uid_connections 8)\n",
+	       a, b);
 	/* one uid: per_uid_connections; all users together: 16 - the 4 kept for admins */
 	ck_assert_int_eq(a, 8);
 	ck_assert_int_eq(b, 4);
@@ -795,7 +828,7 @@ START_TEST(test_log_flood)
 	base = probe(300, 2 * MiB, 0);
 	rss0 = rss_kb(d.pid);
 	ck_assert_int_eq(pipe(p), 0);
-	pid = fork();
+	pid = fork_child();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		double end;
@@ -860,7 +893,7 @@ START_TEST(test_fallback_flaps)
 	if (bhc_test_hugepages_reserve(2048, 2, why, sizeof(why)) < 0)
 		bhc_test_skip("%s", why);
 	start(config, NULL);
-	pid = fork();
+	pid = fork_child();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		/* take every free 2 MiB page and give them back, again and again */
@@ -976,8 +1009,15 @@ START_TEST(test_sighup_no_file)
 {
 	char line[512];
 
-	if (access("/etc/bhc-arena/arenad.conf", F_OK) == 0)
-		bhc_test_skip("/etc/bhc-arena/arenad.conf exists here");
+	/* where the default file exists, hide it in a mount namespace of this test's own */
+	if (access("/etc/bhc-arena/arenad.conf", F_OK) == 0) {
+		if (geteuid() != 0)
+			bhc_test_skip("/etc/bhc-arena/arenad.conf exists here");
+		ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+		ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+		ck_assert_int_eq(mount("none", "/etc/bhc-arena", "tmpfs", 0, "size=64k"), 0);
+		ck_assert_int_ne(access("/etc/bhc-arena/arenad.conf", F_OK), 0);
+	}
 	/* no --config: the default file, which does not exist */
 	ck_assert_int_eq(bhc_test_daemon_init(&d), 0);
 	bhc_test_daemon_start_ready(&d, NULL, 30000);
