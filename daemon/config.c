@@ -65,6 +65,8 @@ static const struct key_desc keys[] = {
 	KEY("limits", max_connections, KEY_COUNT, max_connections, true, 0, 0),
 	KEY("limits", admin_connections, KEY_COUNT, admin_connections, true, 0, 0),
 	KEY("limits", per_uid_connections, KEY_COUNT, per_uid_connections, true, 0, 0),
+	KEY("limits", per_uid_connection_rate, KEY_COUNT, per_uid_connection_rate, true, 0,
+	    1000000),
 	KEY("limits", admin_budget, KEY_DURATION, admin_budget_ms, true, 0, 1000),
 	KEY("limits", handshake_timeout, KEY_DURATION, handshake_timeout_ms, true, 1, 3600000),
 	KEY("limits", stall_timeout, KEY_DURATION, stall_timeout_ms, true, 1, 3600000),
@@ -580,6 +582,7 @@ int config_new(struct config **cfgp)
 	cfg->max_connections = 1024;
 	cfg->admin_connections = 4;
 	cfg->per_uid_connections = 256;
+	cfg->per_uid_connection_rate = 100;
 	cfg->admin_budget_ms = 10;
 	cfg->handshake_timeout_ms = 5000;
 	cfg->stall_timeout_ms = 10000;

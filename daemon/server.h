@@ -57,6 +57,7 @@ struct server {
 	struct ratelimit log_limit; /* log lines about its clients */
 	uv_timer_t log_timer; /* summaries of suppressed lines */
 	struct ratelimit admin_limit; /* loop time (us) for its admin requests */
+	struct ratelimit connect_limit; /* new connections */
 	uv_timer_t admin_timer; /* runs deferred admin requests */
 	struct list_head admin_waiting; /* struct peer.admin_link: deferred admin requests */
 	uv_timer_t trim_timer; /* gives freed memory back after admin sessions */
