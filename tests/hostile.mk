@@ -14,3 +14,4 @@ check_LTLIBRARIES += tests/libno-gigantic.la
 tests_libno_gigantic_la_SOURCES = tests/no-gigantic.c
 tests_libno_gigantic_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
 tests_libno_gigantic_la_LIBADD = -ldl
+EXTRA_DIST += scripts/hostile-figures.sh tests/no-gigantic.c
