@@ -56,6 +56,17 @@
 #include "util-daemon.h"
 #include "util-hugepages.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
 #define MiB (UINT64_C(1) << 20)
 #define NOBODY 65534
 /* The honest client's p99 under attack: at most 2x the one without, plus this (a shared 2-CPU host) */
@@ -94,6 +105,16 @@ static pid_t fork_child(void)
 	if (pid == 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
 		_exit(99);
 	return pid;
+}
+
+/*
+ * Latency and RSS bounds hold for the daemon as built to run; under
+ * AddressSanitizer (its allocator keeps freed memory) or a wrapper such as
+ * Valgrind the figures are printed and not judged.
+ */
+static bool figures_judged(void)
+{
+	return !UNDER_ASAN && bhc_test_timeout_scale() == 1;
 }
 
 static void need_root(void)
@@ -282,6 +303,13 @@ static struct latency probe_wait(pid_t pid, int pipefd[2])
 	return lat;
 }
 
+static void check_p99(struct latency base, struct latency att)
+{
+	if (figures_judged())
+		ck_assert_msg(att.p99 <= 2 * base.p99 + P99_SLACK_MS, "p99 %.3f ms vs %.3f ms",
+			      att.p99, base.p99);
+}
+
 static void report(const char *attack, struct latency base, struct latency att, long rss0,
 		   long rss1)
 {
@@ -436,7 +464,8 @@ START_TEST(test_fd_linger)
 	first = now_ms() - t0;
 	printf("# fd_linger: first acquire after 4 lingering fds (%d s each): %.1f ms\n", LINGER_S,
 	       first);
-	ck_assert_msg(first < 500, "the loop waited %.0f ms for a client's fds", first);
+	ck_assert_msg(first < 500.0 * bhc_test_timeout_scale(),
+		      "the loop waited %.0f ms for a client's fds", first);
 	kill_wait(pid);
 
 	/* a stream of them while the honest client works */
@@ -447,8 +476,7 @@ START_TEST(test_fd_linger)
 	rss1 = rss_kb(d.pid);
 	report("fd_linger", base, att, rss0, rss1);
 	ck_assert_uint_eq(att.n, 500);
-	ck_assert_msg(att.p99 <= 2 * base.p99 + P99_SLACK_MS, "p99 %.3f ms vs %.3f ms", att.p99,
-		      base.p99);
+	check_p99(base, att);
 	close(p[0]);
 	close(p[1]);
 	bhc_test_daemon_stop_clean(&d);
@@ -560,8 +588,7 @@ START_TEST(test_abandoned)
 	rss1 = rss_kb(d.pid);
 	report("abandoned", base, att, rss0, rss1);
 	ck_assert_uint_ge(att.n, 100);
-	ck_assert_msg(att.p99 <= 2 * base.p99 + P99_SLACK_MS, "p99 %.3f ms vs %.3f ms", att.p99,
-		      base.p99);
+	check_p99(base, att);
 	bhc_test_daemon_stop_clean(&d);
 }
 END_TEST
@@ -659,8 +686,7 @@ START_TEST(test_admin_load)
 	rss1 = rss_kb(d.pid);
 	report("admin_load", base, att, rss0, rss1);
 	ck_assert_uint_ge(att.n, 100);
-	ck_assert_msg(att.p99 <= 2 * base.p99 + P99_SLACK_MS, "p99 %.3f ms vs %.3f ms", att.p99,
-		      base.p99);
+	check_p99(base, att);
 
 	/* 1000 snapshot sessions (root: not limited), replies read; then the memory is back */
 	for (i = 0; i < 1000; i++) {
@@ -691,7 +717,8 @@ START_TEST(test_admin_load)
 	printf("# admin_load: daemon VmRSS %ld kB holding 1024 regions, %ld kB after the "
 	       "attack, %ld kB after 1064 root snapshot sessions\n",
 	       rss0, rss1, rss2);
-	ck_assert_msg(rss2 <= rss0 + rss0 / 10, "VmRSS %ld kB -> %ld kB", rss0, rss2);
+	if (figures_judged())
+		ck_assert_msg(rss2 <= rss0 + rss0 / 10, "VmRSS %ld kB -> %ld kB", rss0, rss2);
 	ck_assert_int_eq(write(stop[1], "s", 1), 1);
 	ck_assert_int_eq(waitpid(holder, &status, 0), holder);
 	for (i = 0; i < 2; i++) {
@@ -875,8 +902,7 @@ START_TEST(test_log_flood)
 	ck_assert_uint_ge(sup + (unsigned long)lines, 3 * cycles);
 	ck_assert_int_le(lines, 20 + 5 * 6 + 10);
 	ck_assert_uint_ge(att.n, 100);
-	ck_assert_msg(att.p99 <= 2 * base.p99 + P99_SLACK_MS, "p99 %.3f ms vs %.3f ms", att.p99,
-		      base.p99);
+	check_p99(base, att);
 	for (i = 0; i < 2; i++)
 		close(p[i]);
 	bhc_test_daemon_stop_clean(&d);
