@@ -129,9 +129,10 @@ void peer_close(struct peer *peer, const char *why, bool abandon)
 		if (region) {
 			/*
 			 * The region being made for it goes on (a fallocate cannot
-			 * be stopped): it stays charged to the uid until it is made
-			 * (and then kept warm or dropped), so that connect, ACQUIRE,
-			 * close in a loop cannot get around the per-uid limits.
+			 * be stopped): it stays charged to the uid until it is gone
+			 * or kept warm (pool.c, uncharge()), so that connect,
+			 * ACQUIRE, close in a loop cannot get around the per-uid
+			 * limits.
 			 */
 			peer->n_regions--;
 			peer->bytes -= peer->acquire.size;
