@@ -278,23 +278,23 @@ static const char *errno_name(int e)
 
 /* --- access ------------------------------------------------------------------------ */
 
-/* Whether the peer's primary or supplementary groups (as of connect) hold @gid. */
-static bool peer_in_group(const struct peer *peer, gid_t gid)
+/* Whether the primary or supplementary groups of the client of @fd (as of connect) hold @gid. */
+static bool peer_in_group(int fd, gid_t primary, gid_t gid)
 {
 	gid_t small[64], *groups = small;
 	socklen_t len = sizeof(small);
 	bool found = false;
 	size_t i;
 
-	if (peer->cred.gid == gid)
+	if (primary == gid)
 		return true;
-	if (getsockopt(peer->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
 		if (errno != ERANGE || len == 0)
 			return false;
 		groups = malloc(len);
 		if (!groups)
 			return false;
-		if (getsockopt(peer->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
 			free(groups);
 			return false;
 		}
@@ -307,13 +307,39 @@ static bool peer_in_group(const struct peer *peer, gid_t gid)
 	return found;
 }
 
+bool admin_privileged(const char *name, int fd, const struct ucred *cred)
+{
+	struct group gr, *res = NULL;
+	size_t size = 4096;
+	bool admin = false;
+	char *buf;
+	int r;
+
+	if (cred->uid == 0)
+		return true;
+	/* a name cut short could be another group's: longer ones match nobody */
+	if (!name || !*name || strlen(name) >= sizeof(((struct viewer *)NULL)->group))
+		return false;
+	/* a group with many members needs room; one that does not exist makes nobody admin */
+	for (;;) {
+		buf = malloc(size);
+		if (!buf)
+			return false;
+		r = getgrnam_r(name, &gr, buf, size, &res);
+		if (r != ERANGE || size >= (1u << 20))
+			break;
+		free(buf);
+		size *= 4;
+	}
+	if (r == 0 && res)
+		admin = peer_in_group(fd, cred->gid, res->gr_gid);
+	free(buf);
+	return admin;
+}
+
 static void viewer_init(struct viewer *v, const struct server *server, const struct peer *peer)
 {
 	const char *name = server->config->admin_group;
-	struct group gr, *res = NULL;
-	size_t size = 4096;
-	char *buf;
-	int r;
 
 	memset(v, 0, sizeof(*v));
 	v->uid = peer->cred.uid;
@@ -321,23 +347,7 @@ static void viewer_init(struct viewer *v, const struct server *server, const str
 	/* a name cut short could be another group's: longer ones match nobody */
 	if (name && *name && strlen(name) < sizeof(v->group))
 		strcpy(v->group, name);
-	v->admin = v->uid == 0;
-	if (v->admin || !v->group[0])
-		return;
-	/* a group with many members needs room; one that does not exist makes nobody admin */
-	for (;;) {
-		buf = malloc(size);
-		if (!buf)
-			return;
-		r = getgrnam_r(v->group, &gr, buf, size, &res);
-		if (r != ERANGE || size >= (1u << 20))
-			break;
-		free(buf);
-		size *= 4;
-	}
-	if (r == 0 && res)
-		v->admin = peer_in_group(peer, res->gr_gid);
-	free(buf);
+	v->admin = admin_privileged(v->group, peer->fd, &peer->cred);
 }
 
 /* --- parsing ------------------------------------------------------------------------ */
@@ -1487,6 +1497,7 @@ int admin_send_reply(struct peer *peer, int32_t status, const char *json, size_t
 	buf = malloc(BHC_ARENA_ADMIN_CHUNK_MAX);
 	if (!buf)
 		return -ENOMEM;
+	peer->admin_bytes += len;
 	do {
 		n = len - off < room ? len - off : room;
 		size = proto_encode_admin_reply(buf, BHC_ARENA_ADMIN_CHUNK_MAX, peer->request_seq,

@@ -10,11 +10,13 @@
 #ifndef BHC_DAEMON_ADMIN_H
 #define BHC_DAEMON_ADMIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct peer;
 struct server;
+struct ucred;
 
 /**
  * admin_handle() - answer the ADMIN request @json (@len bytes, not
@@ -24,6 +26,13 @@ struct server;
  * could be built (out of memory), and then the caller answers with ERROR.
  */
 int admin_handle(struct server *server, struct peer *peer, const char *json, size_t len);
+
+/**
+ * admin_privileged() - whether the client of the socket @fd, with
+ * SO_PEERCRED @cred, is an admin: uid 0, or a member of the group @group
+ * (primary or supplementary, as of connect; NULL or "": none).
+ */
+bool admin_privileged(const char *group, int fd, const struct ucred *cred);
 
 /**
  * admin_request_check() - parse and validate the ADMIN body @json (@len

@@ -66,6 +66,11 @@ static const struct key_desc keys[] = {
 	KEY("limits", per_uid_bytes, KEY_SIZE, per_uid_bytes, true, 0, 0),
 	KEY("limits", per_uid_regions, KEY_COUNT, per_uid_regions, true, 0, 0),
 	KEY("limits", max_connections, KEY_COUNT, max_connections, true, 0, 0),
+	KEY("limits", admin_connections, KEY_COUNT, admin_connections, true, 0, 0),
+	KEY("limits", per_uid_connections, KEY_COUNT, per_uid_connections, true, 0, 0),
+	KEY("limits", per_uid_connection_rate, KEY_COUNT, per_uid_connection_rate, true, 0,
+	    1000000),
+	KEY("limits", admin_budget, KEY_DURATION, admin_budget_ms, true, 0, 1000),
 	KEY("limits", handshake_timeout, KEY_DURATION, handshake_timeout_ms, true, 1, 3600000),
 	KEY("limits", stall_timeout, KEY_DURATION, stall_timeout_ms, true, 1, 3600000),
 };
@@ -361,7 +366,12 @@ static int set_key(struct config *cfg, const struct key_desc *k, const char *val
 			return fail(err, err_len, "'%s' is not a duration (e.g. 5s, 500ms)", value);
 		r = check_range(k, v, err, err_len);
 		if (r < 0)
-			return fail(err, err_len, "'%s' is out of range (1ms to 1h)", value);
+			return k->max == 3600000 ?
+				       fail(err, err_len, "'%s' is out of range (1ms to 1h)",
+					    value) :
+				       fail(err, err_len,
+					    "'%s' is out of range (%" PRIu64 "ms to %" PRIu64 "ms)",
+					    value, k->min, k->max);
 		*(uint64_t *)p = v;
 		return 0;
 	case KEY_STRING:
@@ -511,6 +521,10 @@ int config_new(struct config **cfgp)
 	cfg->per_uid_bytes = 0;
 	cfg->per_uid_regions = 4096;
 	cfg->max_connections = 1024;
+	cfg->admin_connections = 4;
+	cfg->per_uid_connections = 256;
+	cfg->per_uid_connection_rate = 100;
+	cfg->admin_budget_ms = 10;
 	cfg->handshake_timeout_ms = 5000;
 	cfg->stall_timeout_ms = 10000;
 	cfg->warm = calloc(2, sizeof(*cfg->warm));

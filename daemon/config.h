@@ -64,6 +64,10 @@ struct config {
 	uint64_t per_uid_bytes; /* 0: none */
 	uint64_t per_uid_regions; /* 0: none */
 	uint64_t max_connections; /* 0: none */
+	uint64_t admin_connections; /* of those, kept for root and admin_group (at most 1/4) */
+	uint64_t per_uid_connections; /* 0: none; root and admin_group are not limited */
+	uint64_t per_uid_connection_rate; /* new connections a second (burst: twice); 0: none */
+	uint64_t admin_budget_ms; /* loop time per second for one non-admin uid's admin requests */
 	uint64_t handshake_timeout_ms; /* time a new connection has to say HELLO */
 	uint64_t stall_timeout_ms; /* time a peer may leave replies unread */
 };

@@ -4,6 +4,7 @@ sbin_PROGRAMS += daemon/bhc-arenad
 daemon_bhc_arenad_SOURCES = \
 	daemon/main.c \
 	daemon/admin.c daemon/admin.h \
+	daemon/closer.c daemon/closer.h \
 	daemon/config.c daemon/config.h \
 	daemon/job.c daemon/job.h \
 	daemon/list.h \
@@ -11,6 +12,7 @@ daemon_bhc_arenad_SOURCES = \
 	daemon/peer.c daemon/peer.h \
 	daemon/pool.c daemon/pool.h \
 	daemon/proto.c daemon/proto.h \
+	daemon/ratelimit.c daemon/ratelimit.h \
 	daemon/reclaim.c daemon/reclaim.h \
 	daemon/region.c daemon/region.h \
 	daemon/sd.h \

@@ -86,12 +86,11 @@ const char *log_level_name(int level)
 	return level_names[level];
 }
 
-void log_msg(int level, const char *fmt, ...)
+void log_msgv(int level, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
 	size_t n = 0, left;
 	int saved_errno = errno;
-	va_list ap;
 	int r;
 
 	if (!log_enabled(level))
@@ -111,10 +110,8 @@ void log_msg(int level, const char *fmt, ...)
 	}
 	if (r > 0)
 		n = (size_t)r < sizeof(line) ? (size_t)r : sizeof(line) - 1;
-	va_start(ap, fmt);
 	left = sizeof(line) - n - 1;
 	r = vsnprintf(line + n, left + 1, fmt, ap);
-	va_end(ap);
 	if (r > 0)
 		n += (size_t)r < left ? (size_t)r : left;
 	line[n++] = '\n';
@@ -122,4 +119,13 @@ void log_msg(int level, const char *fmt, ...)
 	if (write(STDERR_FILENO, line, n) < 0)
 		(void)0;
 	errno = saved_errno;
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_msgv(level, fmt, ap);
+	va_end(ap);
 }

@@ -8,6 +8,7 @@
 #ifndef BHC_DAEMON_LOG_H
 #define BHC_DAEMON_LOG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <syslog.h>
 
@@ -35,6 +36,9 @@ bool log_enabled(int level);
 
 /** log_msg() - write one line at priority @level (a trailing newline is added). */
 __attribute__((format(printf, 2, 3))) void log_msg(int level, const char *fmt, ...);
+
+/** log_msgv() - log_msg() with a va_list. */
+void log_msgv(int level, const char *fmt, va_list ap);
 
 #define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)

@@ -12,10 +12,12 @@
 
 #include "common/clock.h"
 #include "admin.h"
+#include "closer.h"
 #include "job.h"
 #include "log.h"
 #include "peer.h"
 #include "proto.h"
+#include "ratelimit.h"
 #include "reclaim.h"
 #include "server.h"
 #include "user.h"
@@ -27,8 +29,14 @@
 #define PEER_OUT_MAX_BYTES (256u * 1024u)
 /* Datagrams handled per wake-up, so that one busy peer cannot starve the rest. */
 #define PEER_READ_BURST 16
-/* File descriptors a single datagram can bring; more are discarded by the kernel. */
-#define PEER_MAX_FDS 16
+/*
+ * Room for every file descriptor a datagram can bring (the kernel's
+ * SCM_MAX_FD): fds that do not fit would be released by the kernel in the
+ * loop thread (closer.h says why that must not happen).
+ */
+#define PEER_MAX_FDS 253
+/* With this many fds waiting to be closed, a peer that sends one more is dropped. */
+#define PEER_CLOSER_BACKLOG 256
 
 static void peer_update_poll(struct peer *peer);
 static void peer_flush(struct peer *peer);
@@ -53,8 +61,11 @@ const char *peer_describe(const struct peer *peer, char *buf, size_t len)
 
 static void peer_free(struct peer *peer)
 {
-	if (peer->fd >= 0)
-		close(peer->fd);
+	/* fds still queued on the socket are released by its close: off the loop */
+	if (peer->fd >= 0) {
+		shutdown(peer->fd, SHUT_RDWR);
+		closer_close(peer->fd);
+	}
 	free(peer);
 }
 
@@ -119,8 +130,24 @@ void peer_close(struct peer *peer, const char *why, bool abandon)
 		return;
 	peer->closing = true;
 	if (peer->acquire.pending) {
+		region = peer->acquire.region;
 		pool_acquire_cancel(pool, &peer->acquire);
-		unreserve(peer, peer->acquire.size);
+		if (region) {
+			/*
+			 * The region being made for it goes on (a fallocate cannot
+			 * be stopped): it stays charged to the uid until it is gone
+			 * or kept warm (pool.c, uncharge()), so that connect,
+			 * ACQUIRE, close in a loop cannot get around the per-uid
+			 * limits.
+			 */
+			peer->n_regions--;
+			peer->bytes -= peer->acquire.size;
+			region->charged = peer->user;
+			region->charged_bytes = peer->acquire.size;
+			peer->user->n_abandoned++;
+		} else {
+			unreserve(peer, peer->acquire.size);
+		}
 	}
 	while (!list_empty(&peer->releasing)) {
 		region = list_first_entry(&peer->releasing, struct region, release_link);
@@ -140,16 +167,24 @@ void peer_close(struct peer *peer, const char *why, bool abandon)
 		else
 			pool_release(pool, region, NULL, NULL);
 	}
+	list_del(&peer->admin_link);
+	free(peer->admin_json);
+	peer->admin_json = NULL;
+	/* a large admin reply leaves freed memory behind: give it back */
+	if (peer->admin_bytes >= PEER_OUT_MAX_BYTES / 4)
+		server_trim_later(server);
 	peer_describe(peer, desc, sizeof(desc));
 	size_format_iec(bytes, size, sizeof(size));
 	if (abandon && n)
 		log_notice("%s disconnected (%s): left %" PRIu64 " regions (%s) with the client",
 			   desc, why, n, size);
 	else if (peer->said_hello || n)
-		log_info("%s disconnected (%s): released %" PRIu64 " regions (%s)", desc, why, n,
-			 size);
+		server_log_client(peer->server, peer->cred.uid, LOG_INFO,
+				  "%s disconnected (%s): released %" PRIu64 " regions (%s)", desc,
+				  why, n, size);
 	else
-		log_info("%s disconnected (%s)", desc, why);
+		server_log_client(peer->server, peer->cred.uid, LOG_INFO, "%s disconnected (%s)",
+				  desc, why);
 	drop_replies(peer);
 	list_del(&peer->link);
 	server->n_peers--;
@@ -181,7 +216,8 @@ static void on_timer(uv_timer_t *timer)
 	if (peer->stalled) {
 		snprintf(why, sizeof(why), "left %u replies unread for %" PRIu64 " ms", peer->n_out,
 			 peer->server->config->stall_timeout_ms);
-		log_warning("%s %s; dropping it", peer_describe(peer, desc, sizeof(desc)), why);
+		server_log_client(peer->server, peer->cred.uid, LOG_WARNING, "%s %s; dropping it",
+				  peer_describe(peer, desc, sizeof(desc)), why);
 		peer_close(peer, why, false);
 		return;
 	}
@@ -191,7 +227,8 @@ static void on_timer(uv_timer_t *timer)
 		peer->request_seq = 0;
 		peer->request_type = 0;
 		if (peer_send_error(peer, ETIMEDOUT, "%s", why) == 0)
-			log_info("%s: %s", peer_describe(peer, desc, sizeof(desc)), why);
+			server_log_client(peer->server, peer->cred.uid, LOG_INFO, "%s: %s",
+					  peer_describe(peer, desc, sizeof(desc)), why);
 		if (!peer->closing)
 			peer_close(peer, why, false);
 	}
@@ -396,12 +433,14 @@ static void refuse(struct peer *peer, const struct proto_error *err)
 {
 	char desc[160];
 
-	log_debug("%s: refused %s: %s", peer_describe(peer, desc, sizeof(desc)),
-		  proto_type_name(err->request_type), err->text);
+	server_log_client(peer->server, peer->cred.uid, LOG_DEBUG, "%s: refused %s: %s",
+			  peer_describe(peer, desc, sizeof(desc)),
+			  proto_type_name(err->request_type), err->text);
 	if (send_proto_error(peer, err) < 0)
 		return;
 	if (err->fatal || !peer->said_hello) {
-		log_info("%s: %s; closing the connection", desc, err->text);
+		server_log_client(peer->server, peer->cred.uid, LOG_INFO,
+				  "%s: %s; closing the connection", desc, err->text);
 		close_after_flush(peer);
 	}
 }
@@ -427,8 +466,9 @@ static void handle_hello(struct peer *peer, const struct proto_msg *msg)
 	uv_timer_stop(&peer->timer);
 	proto_encode_welcome(&m, msg->seq, peer->id, server->start_ns, server->pool.max_region_size,
 			     server->pool.page_shift, server->pool.policy);
-	log_info("%s connected%s", peer_describe(peer, desc, sizeof(desc)),
-		 peer->admin ? " (admin session)" : "");
+	server_log_client(peer->server, peer->cred.uid, LOG_INFO, "%s connected%s",
+			  peer_describe(peer, desc, sizeof(desc)),
+			  peer->admin ? " (admin session)" : "");
 	peer_send(peer, &m, sizeof(m), -1);
 	server_changed(server);
 }
@@ -438,15 +478,23 @@ static void grant(struct peer *peer, struct region *region, uint32_t seq)
 	struct bhc_arena_msg_grant m;
 	char desc[160], size[32];
 
+	/* a shmem fallback may be smaller than what was reserved (pool_resize()) */
+	if (region->size != peer->acquire.size) {
+		peer->bytes = peer->bytes - peer->acquire.size + region->size;
+		peer->user->bytes = peer->user->bytes - peer->acquire.size + region->size;
+	}
+
 	region->owner = peer;
 	list_add_tail(&region->link, &peer->leases);
 	peer->n_acquired++;
 	peer->user->n_acquired++;
 	job_granted(peer->job);
 	proto_encode_grant(&m, seq, region->id, region->size, region->backing, region->page_shift);
-	log_debug("%s: leased region %" PRIu64 " (%s, %s)", peer_describe(peer, desc, sizeof(desc)),
-		  region->id, size_format_iec(region->size, size, sizeof(size)),
-		  backing_name(region->backing, region->page_shift));
+	server_log_client(peer->server, peer->cred.uid, LOG_DEBUG,
+			  "%s: leased region %" PRIu64 " (%s, %s)",
+			  peer_describe(peer, desc, sizeof(desc)), region->id,
+			  size_format_iec(region->size, size, sizeof(size)),
+			  backing_name(region->backing, region->page_shift));
 	peer_send(peer, &m, sizeof(m), region->fd);
 }
 
@@ -605,13 +653,100 @@ static void handle_release(struct peer *peer, const struct proto_msg *msg)
 	list_add_tail(&region->release_link, &peer->releasing);
 }
 
-static void handle_admin(struct peer *peer, const struct proto_msg *msg)
+/*
+ * [limits] admin_budget: loop time a second for the admin requests of one
+ * uid that is not an admin. status, regions and snapshot cost time in
+ * proportion to what they list; 8 sessions looping snapshot over 1024
+ * regions pinned the loop and multiplied everybody's acquire latency by
+ * 70. Each request is charged the time it took; while the uid's budget is
+ * spent, its next request waits (the peer is not read) until it is back.
+ * Root and admin_group are not limited.
+ */
+static struct ratelimit *admin_limit(struct peer *peer)
 {
+	struct server *server = peer->server;
+	const struct config *cfg = server->config;
+
+	if (!cfg->admin_budget_ms)
+		return NULL;
+	if (peer->privileged < 0)
+		peer->privileged = admin_privileged(cfg->admin_group, peer->fd, &peer->cred);
+	if (peer->privileged)
+		return NULL;
+	/* in microseconds; follows reloads */
+	server->admin_limit.burst = cfg->admin_budget_ms * 1000;
+	server->admin_limit.rate = cfg->admin_budget_ms * 1000;
+	return &server->admin_limit;
+}
+
+static void run_admin(struct peer *peer, const char *json, size_t len)
+{
+	struct ratelimit *rl = admin_limit(peer);
+	uint64_t start = rl ? ratelimit_now_ns() : 0, now;
 	int r;
 
-	r = admin_handle(peer->server, peer, msg->admin.json, msg->admin.len);
+	r = admin_handle(peer->server, peer, json, len);
 	if (r < 0 && !peer->closing)
 		peer_send_error(peer, -r, "admin request failed: %s", strerror(-r));
+	if (rl) {
+		now = ratelimit_now_ns();
+		ratelimit_charge(rl, peer->cred.uid, (now - start) / 1000 + 1, now);
+	}
+}
+
+static void on_admin_timer(uv_timer_t *timer)
+{
+	struct server *server = timer->data;
+	struct list_head *pos, *n;
+	uint64_t next = 0, wait;
+
+	list_for_each_safe(pos, n, &server->admin_waiting) {
+		struct peer *peer = list_entry(pos, struct peer, admin_link);
+		struct ratelimit *rl = admin_limit(peer);
+		char *json;
+
+		wait = rl ? ratelimit_wait_ms(rl, peer->cred.uid, ratelimit_now_ns()) : 0;
+		if (wait) {
+			next = next && next < wait ? next : wait;
+			continue;
+		}
+		list_del(&peer->admin_link);
+		json = peer->admin_json;
+		peer->admin_json = NULL;
+		peer->request_seq = peer->admin_seq;
+		peer->request_type = BHC_ARENA_MSG_ADMIN;
+		run_admin(peer, json, peer->admin_len);
+		free(json);
+		if (!peer->closing)
+			resume_reading(peer, PEER_PAUSE_ADMIN);
+	}
+	if (next && !server->stopping)
+		uv_timer_start(&server->admin_timer, on_admin_timer, next, 0);
+}
+
+static void handle_admin(struct peer *peer, const struct proto_msg *msg)
+{
+	struct server *server = peer->server;
+	struct ratelimit *rl = admin_limit(peer);
+	uint64_t wait = rl ? ratelimit_wait_ms(rl, peer->cred.uid, ratelimit_now_ns()) : 0;
+
+	if (!wait) {
+		run_admin(peer, msg->admin.json, msg->admin.len);
+		return;
+	}
+	peer->admin_json = malloc(msg->admin.len);
+	if (!peer->admin_json) {
+		peer_send_error(peer, ENOMEM, "admin request failed: %s", strerror(ENOMEM));
+		return;
+	}
+	memcpy(peer->admin_json, msg->admin.json, msg->admin.len);
+	peer->admin_len = msg->admin.len;
+	peer->admin_seq = msg->seq;
+	list_add_tail(&peer->admin_link, &server->admin_waiting);
+	pause_reading(peer, PEER_PAUSE_ADMIN);
+	if (!uv_is_active((uv_handle_t *)&server->admin_timer) ||
+	    uv_timer_get_due_in(&server->admin_timer) > wait)
+		uv_timer_start(&server->admin_timer, on_admin_timer, wait, 0);
 }
 
 static void dispatch(struct peer *peer, const struct proto_msg *msg)
@@ -643,9 +778,10 @@ static void dispatch(struct peer *peer, const struct proto_msg *msg)
 	}
 }
 
-/* Close every fd in SCM_RIGHTS messages; returns how many there were. */
+/* Close every fd in SCM_RIGHTS messages (off the loop); returns how many there were. */
 static unsigned int close_passed_fds(struct msghdr *mh)
 {
+	const struct linger no_linger = { .l_onoff = 1, .l_linger = 0 };
 	unsigned int n = 0;
 	struct cmsghdr *cmsg;
 
@@ -659,7 +795,14 @@ static unsigned int close_passed_fds(struct msghdr *mh)
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-			close(fd);
+			/*
+			 * A socket (TCP with SO_LINGER and unsent data) closes at
+			 * once with linger 0 (an abortive close); anything else
+			 * whose release may wait (a socket carrying fds in flight,
+			 * a file on a stalled server) blocks only the closer.
+			 */
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &no_linger, sizeof(no_linger));
+			closer_close(fd);
 			n++;
 		}
 	}
@@ -727,8 +870,10 @@ static bool read_one(struct peer *peer)
 
 		if ((size_t)n >= sizeof(hdr))
 			memcpy(&hdr, buf, sizeof(hdr));
+		/* a stream of fds that take long to close: stop taking them from this peer */
 		proto_set_error(&err, EPERM, hdr.magic == BHC_ARENA_PROTO_MAGIC ? hdr.type : 0,
-				hdr.magic == BHC_ARENA_PROTO_MAGIC ? hdr.seq : 0, false,
+				hdr.magic == BHC_ARENA_PROTO_MAGIC ? hdr.seq : 0,
+				closer_pending() > PEER_CLOSER_BACKLOG,
 				"file descriptors are not accepted (%u closed)", n_fds);
 		peer->request_type = err.request_type;
 		peer->request_seq = err.seq;
@@ -798,7 +943,9 @@ int peer_new(struct server *server, int fd, struct peer **peerp)
 	list_init(&peer->releasing);
 	list_init(&peer->out);
 	list_init(&peer->link);
+	list_init(&peer->admin_link);
 	list_init(&peer->acquire.link);
+	peer->privileged = -1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer->cred, &len) < 0) {
 		r = -errno;
 		goto out_free;

@@ -47,6 +47,7 @@ struct peer_out {
 #define PEER_PAUSE_ACQUIRE 0x1u /* an acquire is in progress */
 #define PEER_PAUSE_QUEUE 0x2u /* its reply queue is full */
 #define PEER_PAUSE_CLOSING 0x4u /* closing once the queue has drained */
+#define PEER_PAUSE_ADMIN 0x8u /* an admin request waits for its uid's [limits] admin_budget */
 
 /* A connection; on server->peers; freed when both uv handles have closed. */
 struct peer {
@@ -79,6 +80,13 @@ struct peer {
 	 * that needs the memory waits in the pool for the drops to end.
 	 */
 	struct list_head releasing;
+	/* an admin request deferred by [limits] admin_budget (server->admin_waiting) */
+	struct list_head admin_link;
+	char *admin_json; /* owned */
+	size_t admin_len;
+	uint32_t admin_seq;
+	int privileged; /* root or admin_group: 1, not: 0, not known yet: -1 */
+	uint64_t admin_bytes; /* admin replies sent */
 	/* the request being answered (admin replies echo it) */
 	uint32_t request_seq;
 	uint16_t request_type;

@@ -33,6 +33,12 @@
 #define REFILL_MAX_WAIT_MS 50
 /* While demand holds a class above its configured count, look again this often. */
 #define DEMAND_TICK_MS 1000
+/*
+ * A hugepage pool under memory pressure flaps between having room and not
+ * (259 warnings in 15 s): a fallback, or hugepages being back, is said at
+ * most once per this long, with the number of changes in between.
+ */
+#define FALLBACK_WARN_MS 60000
 
 static void refill(struct pool *pool);
 static void check_ready(struct pool *pool);
@@ -121,8 +127,21 @@ static double seconds_since(const struct pool *pool, uint64_t start_ms)
 	return (double)(uv_now(pool->loop) - start_ms) / 1000.0;
 }
 
+/*
+ * An abandoned region is gone (made and punched, or failed) or kept warm:
+ * its uid is no longer charged. Until then it counts against the uid's
+ * limits as it does against [limits] total.
+ */
+static void uncharge(struct pool *pool, struct region *region)
+{
+	if (region->charged && pool->on_uncharge)
+		pool->on_uncharge(pool, region);
+	region->charged = NULL;
+}
+
 static void free_region(struct pool *pool, struct region *region)
 {
+	uncharge(pool, region);
 	account(pool, region, -1);
 	pool->total_bytes -= region->size;
 	list_del(&region->pool_link);
@@ -245,9 +264,9 @@ static void retry_drop_waiters(struct pool *pool);
  * Start making a region for @class (or on demand if NULL). Returns it, or
  * NULL with -errno in *@errp and the reason in @text.
  */
-static struct region *start_region(struct pool *pool, uint64_t size, uint32_t policy,
-				   uint32_t page_shift, struct pool_class *class, int *errp,
-				   char *text, size_t text_len)
+static struct region *start_region(struct pool *pool, uint64_t size, uint64_t request,
+				   uint32_t policy, uint32_t page_shift, struct pool_class *class,
+				   int *errp, char *text, size_t text_len)
 {
 	struct region *region;
 	int r;
@@ -258,6 +277,7 @@ static struct region *start_region(struct pool *pool, uint64_t size, uint32_t po
 		*errp = r;
 		return NULL;
 	}
+	region->request = request;
 	region->class = class;
 	region->state = REGION_CREATING;
 	account(pool, region, +1);
@@ -373,6 +393,8 @@ static bool adopt(struct pool *pool, struct region *region)
 		return false;
 	if (class->n_warm + class->n_creating >= class->goal)
 		return false;
+	/* the pool's own now */
+	uncharge(pool, region);
 	make_warm(pool, class, region);
 	return true;
 }
@@ -415,22 +437,48 @@ static void class_failed(struct pool_class *class, int err, const char *text)
 	}
 }
 
-/* Hugetlb was wanted and shmem was made: warn once until hugetlb works again. */
+/*
+ * Hugetlb was wanted and shmem was made: warn on the change from hugetlb to
+ * fallback, at most once per FALLBACK_WARN_MS however often the pool flaps.
+ */
 static void log_fallback(struct pool *pool, const struct region *region)
 {
+	uint64_t now = uv_now(pool->loop);
 	char size[32];
 
 	size_format_iec(region->size, size, sizeof(size));
 	pool->n_fallbacks++;
-	if (!pool->fallback_warned)
+	if (!pool->falling_back) {
+		pool->falling_back = true;
+		pool->n_flaps++;
+	}
+	if (!pool->fallback_warned &&
+	    (!pool->fallback_warned_ms || now - pool->fallback_warned_ms >= FALLBACK_WARN_MS)) {
 		log_warning("%s region %" PRIu64 " uses %s pages: %s (further fallbacks are "
-			    "logged at debug level until hugepages are available again)",
+			    "logged at debug level; %" PRIu64 " changes between hugepages and "
+			    "fallback since the last warning)",
 			    size, region->id, backing_name(region->backing, region->page_shift),
-			    region->error);
-	else
+			    region->error, pool->n_flaps);
+		pool->fallback_warned = true;
+		pool->fallback_warned_ms = now;
+		pool->n_flaps = 0;
+	} else {
 		log_debug("%s region %" PRIu64 " uses %s pages: %s", size, region->id,
 			  backing_name(region->backing, region->page_shift), region->error);
-	pool->fallback_warned = true;
+	}
+}
+
+/* Hugetlb worked (again). */
+static void log_hugetlb_back(struct pool *pool)
+{
+	if (!pool->falling_back)
+		return;
+	pool->falling_back = false;
+	pool->n_flaps++;
+	/* the next fallback warns again, FALLBACK_WARN_MS after the last warning */
+	if (pool->fallback_warned)
+		log_info("hugepages are available again");
+	pool->fallback_warned = false;
 }
 
 static void region_created(struct region *region, int err)
@@ -462,7 +510,7 @@ static void region_created(struct region *region, int err)
 	}
 	pool->n_created++;
 	if (region->backing == BHC_ARENA_BACKING_HUGETLB)
-		pool->fallback_warned = false;
+		log_hugetlb_back(pool);
 	else if (region->policy != BHC_ARENA_HUGEPAGES_OFF) {
 		log_fallback(pool, region);
 		/* hugepages short: an acquire gets a weaker region than it could */
@@ -541,8 +589,8 @@ static void refill(struct pool *pool)
 				class->settled = true;
 				break;
 			}
-			if (!start_region(pool, class->size, pool->policy, pool->page_shift, class,
-					  &err, text, sizeof(text))) {
+			if (!start_region(pool, class->size, class->size, pool->policy,
+					  pool->page_shift, class, &err, text, sizeof(text))) {
 				class_failed(class, err, text);
 				break;
 			}
@@ -696,6 +744,7 @@ int pool_resolve(const struct pool *pool, uint32_t flags, uint32_t page_shift, u
 		return -EFBIG;
 	}
 	acq->size = rounded;
+	acq->request = size;
 	acq->policy = policy;
 	acq->page_shift = shift;
 	return 0;
@@ -848,8 +897,8 @@ static int acquire_try(struct pool *pool, struct pool_acquire *acq, struct regio
 				size_format_iec(pool->total_limit, limit, sizeof(limit)));
 		return -ENOSPC;
 	}
-	region = start_region(pool, acq->size, acq->policy, acq->page_shift, NULL, &r, text,
-			      sizeof(text));
+	region = start_region(pool, acq->size, acq->request, acq->policy, acq->page_shift, NULL, &r,
+			      text, sizeof(text));
 	if (!region) {
 		if (r == -ENOMEM)
 			short_of(pool, acq->size,
@@ -938,6 +987,15 @@ int pool_release(struct pool *pool, struct region *region,
 	r = drop_region(pool, region);
 	changed(pool);
 	return r;
+}
+
+void pool_resize(struct pool *pool, struct region *region, uint64_t size)
+{
+	account(pool, region, -1);
+	pool->total_bytes -= region->size;
+	region->size = size;
+	pool->total_bytes += size;
+	account(pool, region, +1);
 }
 
 void pool_abandon(struct pool *pool, struct region *region)

@@ -82,6 +82,7 @@ struct pool_class {
 struct pool_acquire {
 	/* request, set by the caller */
 	uint64_t size; /* rounded up to 1 << page_shift */
+	uint64_t request; /* bytes asked for, before rounding */
 	uint32_t policy; /* effective enum bhc_arena_hugepage_policy */
 	uint32_t page_shift; /* hugetlb page shift asked for */
 	/*
@@ -126,6 +127,9 @@ struct pool {
 	uint64_t initial_bytes; /* bytes the warm classes asked for at start-up */
 	bool stopping;
 	bool fallback_warned; /* a hugetlb shortage was logged; cleared by a hugetlb success */
+	bool falling_back; /* the last region made wanted hugetlb and got shmem */
+	uint64_t fallback_warned_ms; /* uv_now() of the last fallback warning */
+	uint64_t n_flaps; /* changes between hugetlb and fallback since that warning */
 	/* statistics */
 	uint64_t n_created;
 	uint64_t n_create_failed;
@@ -147,6 +151,8 @@ struct pool {
 	void (*on_short)(struct pool *pool, uint64_t bytes, uint32_t huge_shift);
 	void (*on_ready)(struct pool *pool); /* initial reservation settled */
 	void (*on_stopped)(struct pool *pool);
+	/* a region whose acquire went away (region->charged) is made or gone */
+	void (*on_uncharge)(struct pool *pool, struct region *region);
 };
 
 /** pool_init() - set up @pool from @cfg; nothing is reserved until pool_start(). */
@@ -196,6 +202,13 @@ int pool_release(struct pool *pool, struct region *region,
  * mapping stays valid until it unmaps; the daemon just closes its fd.
  */
 void pool_abandon(struct pool *pool, struct region *region);
+
+/**
+ * pool_resize() - @region, being made, turned out smaller than planned
+ * (a shmem fallback of a region sized for larger hugepages): account
+ * @size bytes for it from now on.
+ */
+void pool_resize(struct pool *pool, struct region *region, uint64_t size);
 
 /** pool_stop() - drop warm regions, wait for regions in transit; on_stopped runs at the end. */
 void pool_stop(struct pool *pool);

@@ -14,6 +14,7 @@
 #include <linux/memfd.h>
 
 #include "log.h"
+#include "pool.h"
 #include "region.h"
 #include "common/backing.h"
 #include "common/clock.h"
@@ -281,9 +282,21 @@ static void hugetlb_done(struct uring_op *op, int res)
 
 static int start_shmem(struct region *region, struct uring *uring)
 {
+	uint64_t page = UINT64_C(1) << thp_shift(), fit;
 	char size[32];
 	int r;
 
+	/*
+	 * A region sized for larger hugepages that falls back to shmem is
+	 * rounded to the transparent hugepage size instead (a multiple of the
+	 * small page size too): 16 MiB asked with 1 GiB pages is 16 MiB of
+	 * shmem, not 1 GiB.
+	 */
+	if (region->request && region->request < region->size) {
+		fit = (region->request + page - 1) & ~(page - 1);
+		if (fit < region->size)
+			pool_resize(region->pool, region, fit);
+	}
 	r = open_memfd(region, false);
 	if (r < 0) {
 		snprintf(region->error, sizeof(region->error),
@@ -341,14 +354,15 @@ static int start_hugetlb(struct region *region, struct uring *uring)
 	r = open_memfd(region, true);
 	if (r < 0) {
 		size_format_iec(UINT64_C(1) << region->want_shift, page, sizeof(page));
-		if (r == -EINVAL)
+		/* memfd_create(): EINVAL for a size the kernel cannot name, ENODEV for one it lacks */
+		if (r == -EINVAL || r == -ENODEV)
 			snprintf(region->error, sizeof(region->error),
 				 "this kernel has no %s hugepages", page);
 		else
 			snprintf(region->error, sizeof(region->error),
 				 "cannot create a hugetlb file of %s pages: %s", page,
 				 strerror(-r));
-		return r == -EINVAL ? -EOPNOTSUPP : r;
+		return r == -EINVAL || r == -ENODEV ? -EOPNOTSUPP : r;
 	}
 	region->backing = BHC_ARENA_BACKING_HUGETLB;
 	region->page_shift = region->want_shift;

@@ -29,6 +29,7 @@ struct pool;
 struct pool_class;
 struct pool_acquire;
 struct peer;
+struct user;
 
 enum region_state {
 	REGION_NEW, /* allocated, not started */
@@ -44,6 +45,7 @@ struct region {
 	uint64_t id; /* daemon-unique, never reused, never 0 */
 	int fd; /* the memfd, owned; -1 once closed */
 	uint64_t size; /* bytes, a multiple of the page size */
+	uint64_t request; /* bytes asked for (size before rounding); 0: size */
 	uint32_t policy; /* enum bhc_arena_hugepage_policy it was made under */
 	uint32_t want_shift; /* hugetlb page shift asked for (21 or 30) */
 	uint32_t backing; /* enum bhc_arena_backing, once created */
@@ -54,6 +56,9 @@ struct region {
 	struct pool_class *class; /* size class it belongs to; NULL if made on demand */
 	struct pool_acquire *acquire; /* CREATING on demand: who waits for it (NULL: nobody) */
 	struct peer *owner; /* LEASED: the peer holding the lease */
+	/* CREATING, its acquire gone: the uid still charged for it, and how much */
+	struct user *charged;
+	uint64_t charged_bytes;
 	struct list_head link; /* class->warm, peer->leases or pool->transit */
 	struct list_head pool_link; /* pool->regions: every live region */
 	struct uring_op op; /* the fallocate in flight */

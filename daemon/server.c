@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
+#include "closer.h"
 #include "common/clock.h"
 #include "job.h"
 #include "log.h"
@@ -32,6 +36,17 @@
 #define ACCEPT_RETRY_MS 1000
 /* Connections accepted per wake-up. */
 #define ACCEPT_BURST 64
+/*
+ * Lines about one uid's clients (connected, disconnected, refused...): a
+ * burst of LOG_BURST, then LOG_PER_S a second; what is suppressed is summed
+ * up every LOG_SUMMARY_MS (a connect / HELLO / close loop made 26 000 lines
+ * a second, enough to push everything else out of the journal).
+ */
+#define LOG_BURST 20
+#define LOG_PER_S 5
+#define LOG_SUMMARY_MS 5000
+/* Memory freed by admin replies goes back to the system this long after a session ends. */
+#define TRIM_DELAY_MS 1000
 
 static void maybe_finished(struct server *server);
 
@@ -61,6 +76,62 @@ static void maybe_finished(struct server *server)
 	close_handle(server, (uv_handle_t *)&server->watchdog);
 	close_handle(server, (uv_handle_t *)&server->status_timer);
 	close_handle(server, (uv_handle_t *)&server->accept_timer);
+	close_handle(server, (uv_handle_t *)&server->log_timer);
+	close_handle(server, (uv_handle_t *)&server->admin_timer);
+	close_handle(server, (uv_handle_t *)&server->trim_timer);
+}
+
+/* Say how many lines about each uid's clients were suppressed since the last summary. */
+static void log_summaries(struct server *server)
+{
+	uint64_t now = ratelimit_now_ns();
+	size_t i;
+
+	for (i = 0; i < RATELIMIT_SLOTS; i++) {
+		struct ratelimit_slot *slot = &server->log_limit.slots[i];
+
+		if (!slot->used || !slot->suppressed)
+			continue;
+		log_notice("uid %u: suppressed %" PRIu64 " log lines about its clients in the last "
+			   "%.1f s (at most %d a second are logged)",
+			   (unsigned int)slot->uid, slot->suppressed,
+			   (double)(now - slot->suppressed_since_ns) / 1e9, LOG_PER_S);
+		slot->suppressed = 0;
+	}
+}
+
+static void on_log_timer(uv_timer_t *timer)
+{
+	log_summaries(timer->data);
+}
+
+void server_log_client(struct server *server, uid_t uid, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	if (uid != 0 && !ratelimit_allow(&server->log_limit, uid, ratelimit_now_ns())) {
+		/* the first line suppressed starts the clock for the summaries */
+		if (!uv_is_active((uv_handle_t *)&server->log_timer) && !server->stopping)
+			uv_timer_start(&server->log_timer, on_log_timer, LOG_SUMMARY_MS, 0);
+		return;
+	}
+	va_start(ap, fmt);
+	log_msgv(level, fmt, ap);
+	va_end(ap);
+}
+
+static void on_trim_timer(uv_timer_t *timer)
+{
+	/* a few ms at most on the daemon's small heap; at most once per TRIM_DELAY_MS */
+	malloc_trim(0);
+}
+
+void server_trim_later(struct server *server)
+{
+	if (!server->stopping && !uv_is_active((uv_handle_t *)&server->trim_timer))
+		uv_timer_start(&server->trim_timer, on_trim_timer, TRIM_DELAY_MS, 0);
 }
 
 static void send_status(struct server *server)
@@ -216,6 +287,11 @@ static void on_pool_ready(struct pool *pool)
 	server->status_sent_ms = uv_now(server->loop);
 }
 
+static void on_pool_uncharge(struct pool *pool, struct region *region)
+{
+	user_abandoned_done(region->charged, region->charged_bytes);
+}
+
 static void on_pool_stopped(struct pool *pool)
 {
 	struct server *server = container_of(pool, struct server, pool);
@@ -265,6 +341,9 @@ void server_stop(struct server *server, const char *why)
 	sd_notify(0, "STOPPING=1");
 	server->stopping = true;
 	uv_timer_stop(&server->status_timer);
+	uv_timer_stop(&server->log_timer);
+	uv_timer_stop(&server->trim_timer);
+	log_summaries(server);
 	if (server->listener_open && !uv_is_closing((uv_handle_t *)&server->listener))
 		uv_close((uv_handle_t *)&server->listener, listener_closed);
 	remove_socket(server);
@@ -285,10 +364,11 @@ void server_stop(struct server *server, const char *why)
 int server_reload(struct server *server, char *err, size_t err_len)
 {
 	struct config *next;
+	bool missing = false;
 	int r;
 
 	sd_notify(0, "RELOADING=1");
-	r = config_load(&server->source, &next, NULL, err, err_len);
+	r = config_load(&server->source, &next, &missing, err, err_len);
 	if (r < 0) {
 		log_err("reload failed: %s; keeping the running configuration", err);
 		goto out;
@@ -311,7 +391,12 @@ int server_reload(struct server *server, char *err, size_t err_len)
 		log_err("reload: %s", err);
 	}
 	server->n_reloads++;
-	log_notice("reloaded the configuration from %s", server->source.path);
+	if (missing)
+		log_notice("reloaded the configuration: %s does not exist, so the defaults%s apply",
+			   server->source.path,
+			   server->source.n_sets ? " and the command line" : "");
+	else
+		log_notice("reloaded the configuration from %s", server->source.path);
 out:
 	sd_notify(0, "READY=1");
 	server_changed(server);
@@ -345,23 +430,93 @@ static void on_watchdog(uv_timer_t *timer)
 	sd_notify(0, "WATCHDOG=1");
 }
 
-/* Turn away a connection over [limits] max_connections: ERROR EUSERS, then close. */
-static void refuse_connection(struct server *server, int fd)
+/* Turn away a connection over a connection limit: ERROR EUSERS, then close. */
+static void refuse_connection(struct server *server, int fd, const struct ucred *cred,
+			      const char *text)
 {
 	struct bhc_arena_msg_error m;
 	struct proto_error err;
 
-	proto_set_error(&err, EUSERS, 0, 0, true,
-			"too many connections: %u open ([limits] max_connections = %" PRIu64 ")",
-			server->n_peers, server->config->max_connections);
+	proto_set_error(&err, EUSERS, 0, 0, true, "%s", text);
 	proto_encode_error(&m, &err);
 	if (send(fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		log_debug("refusing a connection: %m");
-	close(fd);
+	/* it may already hold fds the client sent: closer.h */
+	shutdown(fd, SHUT_RDWR);
+	closer_close(fd);
 	server->n_refused++;
 	if (server->n_refused == 1 || server->n_refused % 100 == 0)
-		log_warning("refused a connection: %s (%" PRIu64 " refused so far)", err.text,
-			    server->n_refused);
+		server_log_client(server, cred->uid, LOG_WARNING,
+				  "refused a connection of uid %u: %s (%" PRIu64 " refused so far)",
+				  (unsigned int)cred->uid, err.text, server->n_refused);
+}
+
+/*
+ * [limits] max_connections, of which admin_connections (at most a quarter)
+ * are kept for root and [daemon] admin_group, per_uid_connections and
+ * per_uid_connection_rate (root and admin_group are not limited by
+ * either). A connect / HELLO / close loop costs the loop ~20 us a cycle,
+ * 15 000 a second from one user; a refusal costs a third of that, and the
+ * rate limit keeps the rest for everybody else. Returns NULL if @fd may be
+ * served, else why not. Group membership is looked up only at a limit.
+ */
+static const char *connection_limit(struct server *server, int fd, const struct ucred *cred,
+				    char *buf, size_t len)
+{
+	const struct config *cfg = server->config;
+	uint64_t keep = cfg->admin_connections, n_uid = 0;
+	struct list_head *pos;
+	bool fast;
+
+	if (cfg->max_connections && keep > cfg->max_connections / 4)
+		keep = cfg->max_connections / 4;
+	if (cred->uid == 0) {
+		if (cfg->max_connections && server->n_peers >= cfg->max_connections)
+			goto full;
+		return NULL;
+	}
+	list_for_each(pos, &server->users) {
+		struct user *user = list_entry(pos, struct user, link);
+
+		if (user->uid == cred->uid)
+			n_uid = user->n_peers;
+	}
+	/* follows reloads */
+	server->connect_limit.rate = cfg->per_uid_connection_rate;
+	server->connect_limit.burst = 2 * cfg->per_uid_connection_rate;
+	fast = !cfg->per_uid_connection_rate ||
+	       ratelimit_allow(&server->connect_limit, cred->uid, ratelimit_now_ns());
+	if ((!cfg->max_connections || server->n_peers + keep < cfg->max_connections) &&
+	    (!cfg->per_uid_connections || n_uid < cfg->per_uid_connections) && fast)
+		return NULL;
+	if (admin_privileged(cfg->admin_group, fd, cred)) {
+		if (cfg->max_connections && server->n_peers >= cfg->max_connections)
+			goto full;
+		return NULL;
+	}
+	if (!fast) {
+		snprintf(buf, len,
+			 "too many new connections of uid %u ([limits] per_uid_connection_rate = "
+			 "%" PRIu64 " a second)",
+			 (unsigned int)cred->uid, cfg->per_uid_connection_rate);
+		return buf;
+	}
+	if (cfg->per_uid_connections && n_uid >= cfg->per_uid_connections) {
+		snprintf(buf, len,
+			 "too many connections of uid %u: %" PRIu64
+			 " open ([limits] per_uid_connections = %" PRIu64 ")",
+			 (unsigned int)cred->uid, n_uid, cfg->per_uid_connections);
+		return buf;
+	}
+	snprintf(buf, len,
+		 "too many connections: %u open ([limits] max_connections = %" PRIu64
+		 ", of which admin_connections = %" PRIu64 " are kept for admins)",
+		 server->n_peers, cfg->max_connections, keep);
+	return buf;
+full:
+	snprintf(buf, len, "too many connections: %u open ([limits] max_connections = %" PRIu64 ")",
+		 server->n_peers, cfg->max_connections);
+	return buf;
 }
 
 static void on_listener(uv_poll_t *poll, int status, int events);
@@ -377,7 +532,11 @@ static void on_accept_timer(uv_timer_t *timer)
 static void on_listener(uv_poll_t *poll, int status, int events)
 {
 	struct server *server = poll->data;
+	char text[BHC_ARENA_ERROR_TEXT_MAX];
+	struct ucred cred;
+	const char *why;
 	struct peer *peer;
+	socklen_t len;
 	int fd, i, r;
 
 	for (i = 0; i < ACCEPT_BURST && !server->stopping; i++) {
@@ -394,19 +553,26 @@ static void on_listener(uv_poll_t *poll, int status, int events)
 			return;
 		}
 		server->n_accepted++;
-		if (server->config->max_connections &&
-		    server->n_peers >= server->config->max_connections) {
-			refuse_connection(server, fd);
+		len = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+			log_warning("cannot serve a new connection: SO_PEERCRED: %m");
+			closer_close(fd);
+			continue;
+		}
+		why = connection_limit(server, fd, &cred, text, sizeof(text));
+		if (why) {
+			refuse_connection(server, fd, &cred, why);
 			continue;
 		}
 		r = peer_new(server, fd, &peer);
 		if (r < 0) {
 			log_warning("cannot serve a new connection: %s", strerror(-r));
-			close(fd);
+			closer_close(fd);
 			continue;
 		}
-		log_debug("peer %" PRIu64 ": connection from pid %d uid %u", peer->id,
-			  (int)peer->cred.pid, (unsigned int)peer->cred.uid);
+		server_log_client(server, peer->cred.uid, LOG_DEBUG,
+				  "peer %" PRIu64 ": connection from pid %d uid %u", peer->id,
+				  (int)peer->cred.pid, (unsigned int)peer->cred.uid);
 		server_changed(server);
 	}
 }
@@ -594,6 +760,11 @@ int server_start(struct server *server)
 	uint64_t usec = 0;
 	int r;
 
+	r = closer_start();
+	if (r < 0)
+		log_warning("cannot start the closing thread: %s; fds clients send are closed "
+			    "on the loop",
+			    strerror(-r));
 	r = start_signal(server, &server->sig_term, SIGTERM);
 	if (r == 0)
 		r = start_signal(server, &server->sig_int, SIGINT);
@@ -610,6 +781,15 @@ int server_start(struct server *server)
 	if (r == 0)
 		r = init_handle(server, (uv_handle_t *)&server->accept_timer,
 				uv_timer_init(server->loop, &server->accept_timer));
+	if (r == 0)
+		r = init_handle(server, (uv_handle_t *)&server->log_timer,
+				uv_timer_init(server->loop, &server->log_timer));
+	if (r == 0)
+		r = init_handle(server, (uv_handle_t *)&server->admin_timer,
+				uv_timer_init(server->loop, &server->admin_timer));
+	if (r == 0)
+		r = init_handle(server, (uv_handle_t *)&server->trim_timer,
+				uv_timer_init(server->loop, &server->trim_timer));
 	if (r < 0) {
 		log_err("cannot set up the event loop: %s", uv_strerror(r));
 		goto out_stop;
@@ -652,6 +832,7 @@ int server_start(struct server *server)
 	server->pool.on_ready = on_pool_ready;
 	server->pool.on_short = on_pool_short;
 	server->pool.on_stopped = on_pool_stopped;
+	server->pool.on_uncharge = on_pool_uncharge;
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 2000) {
 		uv_timer_start(&server->watchdog, on_watchdog, usec / 2000, usec / 2000);
 		log_info("systemd watchdog: pinging every %" PRIu64 " ms", usec / 2000);
@@ -689,6 +870,14 @@ int server_new(uv_loop_t *loop, struct config *cfg, const struct config_source *
 	server = calloc(1, sizeof(*server));
 	if (!server)
 		return -ENOMEM;
+	/*
+	 * Admin replies (a snapshot of 1024 regions is ~250 KiB of JSON, built
+	 * in a buffer that doubles) are large and short-lived. glibc raises its
+	 * mmap threshold after freeing one, and then serves the next from the
+	 * heap, which keeps it: 1000 snapshot sessions left 148 MB behind. A
+	 * fixed threshold keeps such buffers in mappings given back on free.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	server->loop = loop;
 	server->config = cfg;
 	server->source = *src;
@@ -696,6 +885,11 @@ int server_new(uv_loop_t *loop, struct config *cfg, const struct config_source *
 	list_init(&server->peers);
 	list_init(&server->users);
 	list_init(&server->jobs);
+	list_init(&server->admin_waiting);
+	ratelimit_init(&server->log_limit, LOG_BURST, LOG_PER_S);
+	/* admin_limit's rate follows the configuration: peer.c sets it before each use */
+	ratelimit_init(&server->admin_limit, 0, 0);
+	ratelimit_init(&server->connect_limit, 0, 0);
 	server->start_ns = clock_realtime_ns();
 	*serverp = server;
 	return 0;
@@ -705,6 +899,7 @@ void server_free(struct server *server)
 {
 	if (!server)
 		return;
+	closer_stop();
 	if (server->listen_fd >= 0)
 		close(server->listen_fd);
 	free(server->socket_path);

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <uv.h>
@@ -21,6 +22,7 @@
 #include "config.h"
 #include "list.h"
 #include "pool.h"
+#include "ratelimit.h"
 #include "uring.h"
 
 /* The daemon; one per process, made by main(). */
@@ -52,6 +54,14 @@ struct server {
 	struct list_head users; /* struct user.link */
 	struct list_head jobs; /* struct job.link: jobs registered by root (job.h) */
 	uint64_t next_peer_id;
+	/* what one uid may make the daemon do for others to pay (ratelimit.h) */
+	struct ratelimit log_limit; /* log lines about its clients */
+	uv_timer_t log_timer; /* summaries of suppressed lines */
+	struct ratelimit admin_limit; /* loop time (us) for its admin requests */
+	struct ratelimit connect_limit; /* new connections */
+	uv_timer_t admin_timer; /* runs deferred admin requests */
+	struct list_head admin_waiting; /* struct peer.admin_link: deferred admin requests */
+	uv_timer_t trim_timer; /* gives freed memory back after admin sessions */
 	/* life cycle */
 	uint64_t start_ns; /* CLOCK_REALTIME at start: daemon_start_ns in WELCOME */
 	bool ready;
@@ -95,6 +105,17 @@ int server_reload(struct server *server, char *err, size_t err_len);
 
 /** server_changed() - the pool or the peers changed: update STATUS= (rate-limited). */
 void server_changed(struct server *server);
+
+/**
+ * server_log_client() - log a line about a client of @uid, within the
+ * uid's share of the log (root is not limited); what is suppressed is
+ * summed up per uid later.
+ */
+__attribute__((format(printf, 4, 5))) void server_log_client(struct server *server, uid_t uid,
+							     int level, const char *fmt, ...);
+
+/** server_trim_later() - give memory freed by large replies back to the system soon. */
+void server_trim_later(struct server *server);
 
 /** server_log_state() - log peers, leases, users and the pool (SIGUSR1). */
 void server_log_state(struct server *server);

@@ -29,7 +29,18 @@ int user_ref(struct list_head *users, uid_t uid, struct user **userp)
 
 void user_unref(struct user *user)
 {
-	if (!user || --user->n_peers)
+	if (!user || --user->n_peers || user->n_abandoned)
+		return;
+	list_del(&user->link);
+	free(user);
+}
+
+void user_abandoned_done(struct user *user, uint64_t bytes)
+{
+	user->n_abandoned--;
+	user->n_regions--;
+	user->bytes -= bytes;
+	if (user->n_peers || user->n_abandoned)
 		return;
 	list_del(&user->link);
 	free(user);

@@ -18,16 +18,20 @@ FUZZ_TARGETS = fuzz/fuzz-proto fuzz/fuzz-config fuzz/fuzz-admin
 
 # Every daemon source but main.c: admin.c refers to the rest of the daemon.
 fuzz_daemon_srcs = \
-	$(srcdir)/daemon/admin.c $(srcdir)/daemon/config.c $(srcdir)/daemon/log.c \
+	$(srcdir)/daemon/admin.c $(srcdir)/daemon/closer.c $(srcdir)/daemon/config.c \
+	$(srcdir)/daemon/log.c \
 	$(srcdir)/daemon/peer.c $(srcdir)/daemon/pool.c $(srcdir)/daemon/proto.c \
+	$(srcdir)/daemon/ratelimit.c \
 	$(srcdir)/daemon/region.c $(srcdir)/daemon/server.c $(srcdir)/daemon/uring.c \
 	$(srcdir)/daemon/user.c $(srcdir)/daemon/reclaim.c $(srcdir)/daemon/job.c $(fuzz_common_srcs)
 # What the daemon takes from common/.
 fuzz_common_srcs = $(srcdir)/common/backing.c $(srcdir)/common/size.c $(srcdir)/common/sysfs.c
 fuzz_daemon_hdrs = \
-	$(srcdir)/daemon/admin.h $(srcdir)/daemon/config.h $(srcdir)/daemon/list.h \
+	$(srcdir)/daemon/admin.h $(srcdir)/daemon/closer.h $(srcdir)/daemon/config.h \
+	$(srcdir)/daemon/list.h \
 	$(srcdir)/daemon/log.h $(srcdir)/daemon/peer.h $(srcdir)/daemon/pool.h \
-	$(srcdir)/daemon/proto.h $(srcdir)/daemon/region.h $(srcdir)/daemon/sd.h \
+	$(srcdir)/daemon/proto.h $(srcdir)/daemon/ratelimit.h $(srcdir)/daemon/region.h \
+	$(srcdir)/daemon/sd.h \
 	$(srcdir)/daemon/server.h $(srcdir)/daemon/uring.h $(srcdir)/daemon/user.h \
 	$(srcdir)/daemon/reclaim.h \
 	$(srcdir)/daemon/job.h \
