@@ -36,7 +36,7 @@ int sysfs_read_str(const char *path, char *buf, size_t len)
 
 int sysfs_read_ulong(const char *path, unsigned long *valp)
 {
-	char buf[32], *end;
+	char buf[32] = "", *end;
 	unsigned long v;
 	int r;
 

@@ -170,8 +170,11 @@ static double decay_factor(double x)
 
 	if (x > 40)
 		return 0;
-	for (y = x; y > 0.01; y /= 2)
+	y = x;
+	while (y > 0.01) {
+		y /= 2;
 		k++;
+	}
 	e = 1 - y + y * y / 2 - y * y * y / 6;
 	while (k--)
 		e *= e;

@@ -26,19 +26,19 @@ cd "$top"
 for tool in cppcheck clang-tidy pkg-config; do
 	command -v "$tool" >/dev/null || { echo "lint.sh: $tool not found (apt-get install cppcheck clang-tidy)" >&2; exit 2; }
 done
-[ ${#files[@]} -gt 0 ] || mapfile -t files < <(ls daemon/*.c client/*.c ctl/*.c)
+[ ${#files[@]} -gt 0 ] || mapfile -t files < <(ls daemon/*.c client/*.c ctl/*.c common/*.c)
 
 fail=0
 echo "lint: cppcheck $(cppcheck --version | sed 's/Cppcheck //') on ${#files[@]} files"
 if ! cppcheck -q --enable=warning,style,performance,portability --std=c11 --inline-suppr \
-	-I include --include="$builddir/config.h" -D_GNU_SOURCE \
+	-I include -I . --include="$builddir/config.h" -D_GNU_SOURCE \
 	--suppressions-list=.cppcheck-suppressions --error-exitcode=1 "${files[@]}"; then
 	echo "lint: cppcheck found the above" >&2
 	fail=1
 fi
 
 # shellcheck disable=SC2207
-flags=(-std=gnu11 -D_GNU_SOURCE -include "$builddir/config.h" -Iinclude -I"$builddir"
+flags=(-std=gnu11 -D_GNU_SOURCE -include "$builddir/config.h" -Iinclude -I. -I"$builddir"
 	$(pkg-config --cflags libuv liburing inih json-c libsystemd check 2>/dev/null))
 echo "lint: $(clang-tidy --version | grep -m1 -o 'LLVM version [0-9.]*') on ${#files[@]} files"
 out=$(mktemp)

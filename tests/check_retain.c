@@ -256,7 +256,7 @@ static int other_process_arena(uint64_t parent_id, const char *parent_start)
 		return 10; /* the kept region was inherited */
 	if (bhc_arena_new(CAP16, &a) < 0)
 		return 11;
-	if (region_id(a) == parent_id)
+	if (parent_id && region_id(a) == parent_id)
 		return 12;
 	cap = bhc_arena_capacity(a);
 	p = bhc_arena_alloc(a, cap, 8);
@@ -315,6 +315,41 @@ START_TEST(test_never_crosses_processes)
 	ck_assert_uint_eq(region_id(a), id);
 	bhc_arena_free(a);
 	bhc_test_daemon_stop_clean(&d);
+}
+END_TEST
+
+/*
+ * The same for regions the process mapped itself, which have no daemon lease
+ * that ends with the fork: the child must not even look at the parent's
+ * kept list (the regions are not mapped in the child).
+ */
+START_TEST(test_never_crosses_fork_local)
+{
+	struct bhc_arena *a;
+	unsigned char *p;
+	char *start;
+	int status;
+	pid_t child;
+
+	ck_assert_int_eq(setenv("BHC_ARENA_MODE", "local", 1), 0);
+	a = arena_new(CAP16);
+	start = test_region_start(a);
+	p = bhc_arena_alloc(a, bhc_arena_capacity(a), 8);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 0x5a, bhc_arena_capacity(a));
+	bhc_arena_free(a);
+	ck_assert(test_is_mapped(start, 4096)); /* kept: the positive first */
+
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0)
+		_exit(other_process_arena(0, start));
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "fork child: %#x", status);
+
+	a = arena_new(CAP16);
+	ck_assert_ptr_eq(test_region_start(a), start);
+	bhc_arena_free(a);
 }
 END_TEST
 
@@ -573,6 +608,7 @@ static Suite *retain_suite(void)
 		{ "reuse_daemon", test_reuse_daemon },
 		{ "retain_off", test_retain_off },
 		{ "never_crosses_processes", test_never_crosses_processes },
+		{ "never_crosses_fork_local", test_never_crosses_fork_local },
 		{ "bound", test_bound },
 		{ "bound_exact", test_bound_exact },
 		{ "bound_one_under", test_bound_one_under },
