@@ -111,27 +111,14 @@ static int socket_path(char *buf, size_t len)
 	return 0;
 }
 
-/* $BHC_ARENA_TAG if it is a valid tag ([A-Za-z0-9._:@/+=-], shorter than the field), else "". */
+/* $BHC_ARENA_TAG if it is a valid tag, else "". */
 static void hello_tag(char tag[BHC_ARENA_TAG_MAX])
 {
-	static const char extra[] = "._:@/+=-";
 	const char *env = secure_getenv("BHC_ARENA_TAG");
-	size_t i, len;
 
 	memset(tag, 0, BHC_ARENA_TAG_MAX);
-	if (!env)
-		return;
-	len = strlen(env);
-	if (len >= BHC_ARENA_TAG_MAX)
-		return;
-	for (i = 0; i < len; i++) {
-		char c = env[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      strchr(extra, c)))
-			return;
-	}
-	memcpy(tag, env, len);
+	if (env && bhc_arena_tag_valid(env))
+		memcpy(tag, env, strlen(env));
 }
 
 static void hdr_fill(struct bhc_arena_msg_hdr *hdr, uint16_t type, uint32_t length)

@@ -178,15 +178,7 @@ static int parse_uid(const char *s, uint32_t *uidp)
 
 static bool tag_valid(const char *s)
 {
-	size_t len = strlen(s);
-
-	if (len == 0 || len >= BHC_ARENA_TAG_MAX)
-		return false;
-	for (; *s; s++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:@/+=-",
-			    *s))
-			return false;
-	return true;
+	return *s && bhc_arena_tag_valid(s);
 }
 
 static void mark(struct ctl *ctl, unsigned int opt, const char *name)

@@ -55,21 +55,6 @@ void proto_set_error(struct proto_error *err, int error, uint16_t request_type, 
 	va_end(ap);
 }
 
-static bool tag_char_ok(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       strchr("._:@/+=-", c) != NULL;
-}
-
-bool proto_tag_valid(const char *tag)
-{
-	for (; *tag; tag++) {
-		if (!tag_char_ok((unsigned char)*tag))
-			return false;
-	}
-	return true;
-}
-
 static int decode_hello(const struct bhc_arena_msg_hello *m, struct proto_msg *msg,
 			struct proto_error *err)
 {
@@ -81,7 +66,7 @@ static int decode_hello(const struct bhc_arena_msg_hello *m, struct proto_msg *m
 		return -EBADMSG;
 	}
 	for (i = 0; i < BHC_ARENA_TAG_MAX && m->tag[i]; i++) {
-		if (!tag_char_ok((unsigned char)m->tag[i])) {
+		if (!bhc_arena_tag_char_valid((unsigned char)m->tag[i])) {
 			proto_set_error(err, EINVAL, m->hdr.type, m->hdr.seq, false,
 					"tag has byte 0x%02x at offset %zu; allowed are "
 					"A-Z a-z 0-9 and . _ : @ / + = -",

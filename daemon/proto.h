@@ -57,8 +57,6 @@ struct proto_error {
 int proto_decode(const void *buf, size_t avail, size_t datagram_len, struct proto_msg *msg,
 		 struct proto_error *err);
 
-/** proto_tag_valid() - whether @tag (NUL-terminated) uses only [A-Za-z0-9._:@/+=-]. */
-bool proto_tag_valid(const char *tag);
 
 /** proto_set_error() - fill @err (printf-style text, truncated to fit). */
 __attribute__((format(printf, 6, 7))) void proto_set_error(struct proto_error *err, int error,

@@ -50,7 +50,7 @@ static void check_accepted(const uint8_t *buf, size_t len, const struct proto_ms
 		CHECK(len == sizeof(struct bhc_arena_msg_hello));
 		CHECK((msg->hello.flags & ~BHC_ARENA_HELLO_ADMIN) == 0);
 		CHECK(memchr(msg->hello.tag, '\0', sizeof(msg->hello.tag)) != NULL);
-		CHECK(proto_tag_valid(msg->hello.tag));
+		CHECK(bhc_arena_tag_valid(msg->hello.tag));
 		break;
 	case BHC_ARENA_MSG_ACQUIRE:
 		CHECK(len == sizeof(struct bhc_arena_msg_acquire));

@@ -70,6 +70,25 @@ struct bhc_arena_msg_hello {
 	char tag[BHC_ARENA_TAG_MAX]; /* optional job id, NUL-terminated, [A-Za-z0-9._:@/+=-] */
 };
 
+/* Whether @c may appear in a tag: A-Z a-z 0-9 and . _ : @ / + = - */
+static inline int bhc_arena_tag_char_valid(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == ':' || c == '@' || c == '/' || c == '+' || c == '=' ||
+	       c == '-';
+}
+
+/* Whether the NUL-terminated @tag fits hello.tag and uses only tag characters ("" does). */
+static inline int bhc_arena_tag_valid(const char *tag)
+{
+	unsigned int i;
+
+	for (i = 0; tag[i]; i++)
+		if (i + 1 >= BHC_ARENA_TAG_MAX || !bhc_arena_tag_char_valid((unsigned char)tag[i]))
+			return 0;
+	return 1;
+}
+
 struct bhc_arena_msg_welcome {
 	struct bhc_arena_msg_hdr hdr;
 	uint64_t client_id; /* daemon-assigned, unique for the daemon's life */
