@@ -11,6 +11,7 @@ daemon_bhc_arenad_SOURCES = \
 	daemon/pool.c daemon/pool.h \
 	daemon/proto.c daemon/proto.h \
 	daemon/region.c daemon/region.h \
+	daemon/restore.c daemon/restore.h \
 	daemon/sd.h \
 	daemon/server.c daemon/server.h \
 	daemon/uring.c daemon/uring.h \

@@ -273,6 +273,7 @@ void server_stop(struct server *server, const char *why)
 		}
 		peer_close(peer, "the daemon is stopping", true);
 	}
+	restore_stop(server);
 	pool_stop(&server->pool);
 	uring_stop(&server->uring, on_uring_stopped);
 }
@@ -464,13 +465,13 @@ static int check_existing(const char *path)
 	return -EADDRINUSE;
 }
 
-static int listen_activated(struct server *server)
+/* @n sockets passed by systemd (the fd store's descriptors aside), the first at @fd. */
+static int listen_activated(struct server *server, int n, int fd)
 {
 	struct sockaddr_un sa;
 	socklen_t len = sizeof(sa);
-	int n, fd, flags;
+	int flags;
 
-	n = sd_listen_fds(1);
 	if (n < 0) {
 		log_err("socket activation: %s", strerror(-n));
 		return n;
@@ -481,7 +482,6 @@ static int listen_activated(struct server *server)
 		log_err("socket activation passed %d sockets; expected one", n);
 		return -EINVAL;
 	}
-	fd = SD_LISTEN_FDS_START;
 	if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
 		log_err("the activated socket is not a listening AF_UNIX SOCK_SEQPACKET socket");
 		return -EINVAL;
@@ -581,8 +581,9 @@ static int start_signal(struct server *server, uv_signal_t *sig, int signum)
 int server_start(struct server *server)
 {
 	uint64_t usec = 0;
-	int r;
+	int r, n_passed, passed_fd;
 
+	n_passed = restore_init(server, &passed_fd);
 	r = start_signal(server, &server->sig_term, SIGTERM);
 	if (r == 0)
 		r = start_signal(server, &server->sig_int, SIGINT);
@@ -604,7 +605,7 @@ int server_start(struct server *server)
 		goto out_stop;
 	}
 	/* Listen first: clients may connect while the pool is being reserved. */
-	r = listen_activated(server);
+	r = listen_activated(server, n_passed, passed_fd);
 	if (r == 0)
 		r = listen_create(server);
 	if (r < 0)
@@ -640,6 +641,7 @@ int server_start(struct server *server)
 	server->pool.on_change = on_pool_change;
 	server->pool.on_ready = on_pool_ready;
 	server->pool.on_stopped = on_pool_stopped;
+	restore_start(server);
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 2000) {
 		uv_timer_start(&server->watchdog, on_watchdog, usec / 2000, usec / 2000);
 		log_info("systemd watchdog: pinging every %" PRIu64 " ms", usec / 2000);
@@ -697,6 +699,7 @@ void server_free(struct server *server)
 	if (server->listen_fd >= 0)
 		close(server->listen_fd);
 	free(server->socket_path);
+	restore_free(server);
 	config_free(server->config);
 	free(server);
 }

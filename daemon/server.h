@@ -21,6 +21,7 @@
 #include "config.h"
 #include "list.h"
 #include "pool.h"
+#include "restore.h"
 #include "uring.h"
 
 /* The daemon; one per process, made by main(). */
@@ -30,6 +31,7 @@ struct server {
 	struct config_source source; /* where it came from, for reloads (main's memory) */
 	struct uring uring;
 	struct pool pool;
+	struct restore restore; /* instance, lease tokens, fd store (restore.c) */
 	/* the listening socket */
 	int listen_fd;
 	uv_poll_t listener;
