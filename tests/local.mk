@@ -9,3 +9,4 @@ include tests/client.mk
 include tests/daemon.mk
 include tests/arenactl.mk
 include tests/reliability.mk
+include tests/restart.mk
