@@ -681,8 +681,7 @@ int conn_register_locked(const struct conn_registration *reg)
 			reply_drop_fd(&rep);
 			return -EPROTO;
 		}
-		if (rep.hdr.seq == seq ||
-		    (rep.hdr.seq == 0 && rep.hdr.type == BHC_ARENA_MSG_ERROR))
+		if (rep.hdr.seq == seq || (rep.hdr.seq == 0 && rep.hdr.type == BHC_ARENA_MSG_ERROR))
 			break;
 		drop_stale(&rep);
 	}

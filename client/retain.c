@@ -264,7 +264,8 @@ void retain_tick(void)
 	if (!retain_limit()) {
 		/* nothing kept; still notice a daemon restart (see below) */
 		if (conn_generation() &&
-		    now - __atomic_load_n(&reclaim_polled_ms, __ATOMIC_RELAXED) >= RECLAIM_POLL_MS) {
+		    now - __atomic_load_n(&reclaim_polled_ms, __ATOMIC_RELAXED) >=
+			    RECLAIM_POLL_MS) {
 			__atomic_store_n(&reclaim_polled_ms, now, __ATOMIC_RELAXED);
 			(void)conn_reclaim_requested();
 		}

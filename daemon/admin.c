@@ -835,7 +835,9 @@ static void region_row(struct reply *rep, struct json_object *arr, struct region
 	put_u64(rep, o, "id", region->id);
 	/* a lease of an earlier instance kept by the fd store, its client not back yet: restored */
 	put_str(rep, o, "state",
-		owner ? "leased" : region->state == REGION_LEASED ? "restored" : "warm");
+		owner			       ? "leased" :
+		region->state == REGION_LEASED ? "restored" :
+						 "warm");
 	put_str(rep, o, "origin",
 		region->origin == REGION_REGISTERED ? "registered" :
 		region->origin == REGION_RESTORED   ? "restored" :

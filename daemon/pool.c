@@ -195,8 +195,8 @@ static struct region *start_region(struct pool *pool, uint64_t size, uint32_t po
 	int r;
 
 	/* the low bits count; the instance in the high bits must never change underneath */
-	if (((pool->next_region_id + 1) & ((UINT64_C(1) << BHC_ARENA_REGION_ID_COUNTER_BITS) - 1)) ==
-		    0 &&
+	if (((pool->next_region_id + 1) &
+	     ((UINT64_C(1) << BHC_ARENA_REGION_ID_COUNTER_BITS) - 1)) == 0 &&
 	    pool->on_ids_exhausted)
 		pool->next_region_id = pool->on_ids_exhausted(pool);
 	r = region_new(pool, ++pool->next_region_id, size, policy, page_shift, &region);

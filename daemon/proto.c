@@ -296,9 +296,9 @@ void proto_encode_grant(struct bhc_arena_msg_grant *m, uint32_t seq, uint64_t re
 	m->header_version = BHC_ARENA_REGION_VERSION;
 }
 
-void proto_encode_grant_token(struct bhc_arena_msg_grant_token *m, uint32_t seq,
-			      uint64_t region_id, uint64_t size, uint32_t backing,
-			      uint32_t page_shift, const uint64_t token[2])
+void proto_encode_grant_token(struct bhc_arena_msg_grant_token *m, uint32_t seq, uint64_t region_id,
+			      uint64_t size, uint32_t backing, uint32_t page_shift,
+			      const uint64_t token[2])
 {
 	memset(m, 0, sizeof(*m));
 	proto_encode_grant(&m->grant, seq, region_id, size, backing, page_shift);

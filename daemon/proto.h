@@ -83,9 +83,9 @@ void proto_encode_grant(struct bhc_arena_msg_grant *m, uint32_t seq, uint64_t re
 			uint64_t size, uint32_t backing, uint32_t page_shift);
 
 /** proto_encode_grant_token() - a GRANT with the lease token (HELLO asked for tokens). */
-void proto_encode_grant_token(struct bhc_arena_msg_grant_token *m, uint32_t seq,
-			      uint64_t region_id, uint64_t size, uint32_t backing,
-			      uint32_t page_shift, const uint64_t token[2]);
+void proto_encode_grant_token(struct bhc_arena_msg_grant_token *m, uint32_t seq, uint64_t region_id,
+			      uint64_t size, uint32_t backing, uint32_t page_shift,
+			      const uint64_t token[2]);
 
 /** proto_encode_registered() - fill a REGISTERED reply. */
 void proto_encode_registered(struct bhc_arena_msg_registered *m, uint32_t seq, uint64_t region_id);

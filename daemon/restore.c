@@ -55,22 +55,22 @@ static uint64_t realtime_ns(void)
 /* --- SipHash-2-4 with 128-bit output, over whole 64-bit words ------------------------------ */
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                                   \
-	do {                                                                                       \
-		v0 += v1;                                                                          \
-		v1 = ROTL(v1, 13);                                                                 \
-		v1 ^= v0;                                                                          \
-		v0 = ROTL(v0, 32);                                                                 \
-		v2 += v3;                                                                          \
-		v3 = ROTL(v3, 16);                                                                 \
-		v3 ^= v2;                                                                          \
-		v0 += v3;                                                                          \
-		v3 = ROTL(v3, 21);                                                                 \
-		v3 ^= v0;                                                                          \
-		v2 += v1;                                                                          \
-		v1 = ROTL(v1, 17);                                                                 \
-		v1 ^= v2;                                                                          \
-		v2 = ROTL(v2, 32);                                                                 \
+#define SIPROUND                   \
+	do {                       \
+		v0 += v1;          \
+		v1 = ROTL(v1, 13); \
+		v1 ^= v0;          \
+		v0 = ROTL(v0, 32); \
+		v2 += v3;          \
+		v3 = ROTL(v3, 16); \
+		v3 ^= v2;          \
+		v0 += v3;          \
+		v3 = ROTL(v3, 21); \
+		v3 ^= v0;          \
+		v2 += v1;          \
+		v1 = ROTL(v1, 17); \
+		v1 ^= v2;          \
+		v2 = ROTL(v2, 32); \
 	} while (0)
 
 static void siphash128(const uint64_t key[2], const uint64_t *m, size_t n, uint64_t out[2])
@@ -433,8 +433,7 @@ void restore_handle_register(struct peer *peer, const struct proto_msg *msg, int
 	int r;
 
 	if (peer->admin) {
-		refuse_register(peer, fd, EPERM, id,
-				"an admin session holds no leases");
+		refuse_register(peer, fd, EPERM, id, "an admin session holds no leases");
 		return;
 	}
 	if (BHC_ARENA_REGION_ID_INSTANCE(id) == 0 ||
@@ -452,8 +451,8 @@ void restore_handle_register(struct peer *peer, const struct proto_msg *msg, int
 		refuse_register(peer, fd, -r, id, why);
 		return;
 	}
-	token_of(rs, id, msg->reg.size, msg->reg.backing, msg->reg.page_shift, st.st_dev,
-		 st.st_ino, peer->cred.uid, token);
+	token_of(rs, id, msg->reg.size, msg->reg.backing, msg->reg.page_shift, st.st_dev, st.st_ino,
+		 peer->cred.uid, token);
 	if (!token_equal(token, msg->reg.token)) {
 		refuse_register(peer, fd, EACCES, id,
 				"the lease token does not match this region, memfd and uid");
@@ -462,8 +461,7 @@ void restore_handle_register(struct peer *peer, const struct proto_msg *msg, int
 	region = find_region(server, id);
 	if (region && (region->owner || region->origin != REGION_RESTORED ||
 		       region->dev != (uint64_t)st.st_dev || region->ino != (uint64_t)st.st_ino)) {
-		refuse_register(peer, fd, EEXIST, id,
-				"already registered");
+		refuse_register(peer, fd, EEXIST, id, "already registered");
 		return;
 	}
 	if (region) {
@@ -476,8 +474,7 @@ void restore_handle_register(struct peer *peer, const struct proto_msg *msg, int
 		r = region_new(&server->pool, id, msg->reg.size, server->pool.policy,
 			       msg->reg.page_shift, &region);
 		if (r < 0) {
-			refuse_register(peer, fd, ENOMEM, id,
-					"out of memory in the daemon");
+			refuse_register(peer, fd, ENOMEM, id, "out of memory in the daemon");
 			return;
 		}
 		region->fd = fd;
@@ -486,8 +483,8 @@ void restore_handle_register(struct peer *peer, const struct proto_msg *msg, int
 		region->dev = st.st_dev;
 		region->ino = st.st_ino;
 		region->origin = REGION_REGISTERED;
-		region->created_ns = (uint64_t)st.st_ctim.tv_sec * 1000000000u +
-				     (uint64_t)st.st_ctim.tv_nsec;
+		region->created_ns =
+			(uint64_t)st.st_ctim.tv_sec * 1000000000u + (uint64_t)st.st_ctim.tv_nsec;
 		region->restored_ns = realtime_ns();
 		pool_adopt(&server->pool, region, REGION_LEASED);
 	}
@@ -522,8 +519,8 @@ void restore_store_warm(struct server *server, struct region *region)
 
 	if (!server->restore.fdstore || (region->stored & REGION_STORED_WARM) || region->fd < 0)
 		return;
-	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=" FDNAME_WARM "%" PRIu64 ".%u.%u",
-		 region->id, region->backing, region->page_shift);
+	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=" FDNAME_WARM "%" PRIu64 ".%u.%u", region->id,
+		 region->backing, region->page_shift);
 	store_send(server, msg, region->fd);
 	region->stored |= REGION_STORED_WARM;
 }
@@ -546,8 +543,9 @@ void restore_unstore(struct server *server, struct region *region)
 	char msg[128];
 
 	if (region->stored & REGION_STORED_WARM) {
-		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=" FDNAME_WARM "%" PRIu64 ".%u.%u",
-			 region->id, region->backing, region->page_shift);
+		snprintf(msg, sizeof(msg),
+			 "FDSTOREREMOVE=1\nFDNAME=" FDNAME_WARM "%" PRIu64 ".%u.%u", region->id,
+			 region->backing, region->page_shift);
 		store_send(server, msg, -1);
 	}
 	if (region->stored & REGION_STORED_LEASE) {
@@ -578,8 +576,8 @@ static int parse_fdname(const char *name, struct stored_fd *s)
 	int n = 0;
 
 	if (!strncmp(name, FDNAME_WARM, strlen(FDNAME_WARM))) {
-		if (sscanf(name + strlen(FDNAME_WARM), "%llu.%u.%u%n", &id, &backing, &shift,
-			   &n) != 3 ||
+		if (sscanf(name + strlen(FDNAME_WARM), "%llu.%u.%u%n", &id, &backing, &shift, &n) !=
+			    3 ||
 		    name[strlen(FDNAME_WARM) + n])
 			return -EINVAL;
 		s->lease = false;
@@ -665,8 +663,10 @@ static void adopt_stored(struct server *server)
 		if (fstat(s->fd, &st) < 0 || st.st_size <= 0 ||
 		    check_memfd(s->fd, (uint64_t)st.st_size, s->backing, s->page_shift, &st, why,
 				sizeof(why)) < 0 ||
-		    BHC_ARENA_REGION_ID_INSTANCE(s->id) >= rs->instance || find_region(server, s->id)) {
-			log_warning("fd store: region %" PRIu64 " is not usable; dropping it", s->id);
+		    BHC_ARENA_REGION_ID_INSTANCE(s->id) >= rs->instance ||
+		    find_region(server, s->id)) {
+			log_warning("fd store: region %" PRIu64 " is not usable; dropping it",
+				    s->id);
 			goto drop;
 		}
 		if (region_new(&server->pool, s->id, (uint64_t)st.st_size, server->pool.policy,

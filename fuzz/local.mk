@@ -21,13 +21,13 @@ fuzz_daemon_srcs = \
 	$(srcdir)/daemon/admin.c $(srcdir)/daemon/config.c $(srcdir)/daemon/log.c \
 	$(srcdir)/daemon/peer.c $(srcdir)/daemon/pool.c $(srcdir)/daemon/proto.c \
 	$(srcdir)/daemon/region.c $(srcdir)/daemon/server.c $(srcdir)/daemon/uring.c \
-	$(srcdir)/daemon/user.c
+	$(srcdir)/daemon/user.c $(srcdir)/daemon/restore.c
 fuzz_daemon_hdrs = \
 	$(srcdir)/daemon/admin.h $(srcdir)/daemon/config.h $(srcdir)/daemon/list.h \
 	$(srcdir)/daemon/log.h $(srcdir)/daemon/peer.h $(srcdir)/daemon/pool.h \
 	$(srcdir)/daemon/proto.h $(srcdir)/daemon/region.h $(srcdir)/daemon/sd.h \
 	$(srcdir)/daemon/server.h $(srcdir)/daemon/uring.h $(srcdir)/daemon/user.h \
-	$(srcdir)/include/bhc/arena-protocol.h
+	$(srcdir)/daemon/restore.h $(srcdir)/include/bhc/arena-protocol.h
 
 fuzz/fuzz-proto: $(srcdir)/fuzz/fuzz-proto.c $(srcdir)/daemon/proto.c $(fuzz_daemon_hdrs) config.h
 	@$(MKDIR_P) fuzz

@@ -1554,8 +1554,14 @@ static void restart(bool hard)
 	daemon_restart();
 	ck_assert(bhc_test_pattern_verify(pa, len_a, 0xa11ce));
 	if (hard) {
-		/* first a new arena (a new connection), then the old one goes */
+		/*
+		 * First a new arena: the new connection registers the region the
+		 * process still holds (lease token), so the new daemon knows both;
+		 * then the old one goes back to it.
+		 */
 		b = daemon_arena(1 * MiB, &st_b);
+		ck_assert(wait_leases(getpid(), 2, 5000));
+		ck_assert_int_eq(log_count_pid(getpid(), "registered region"), 1);
 		bhc_arena_free(a);
 	} else {
 		/* the old one goes first (nothing to tell anyone), then a new connection */

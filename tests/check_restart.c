@@ -105,8 +105,8 @@ static struct json_object *arenactl(const char *what)
 	FILE *p;
 
 	ck_assert_ptr_nonnull(out);
-	snprintf(cmd, sizeof(cmd), "'%s' --socket '%s' --json %s", getenv("BHC_ARENACTL"),
-		 d.socket, what);
+	snprintf(cmd, sizeof(cmd), "'%s' --socket '%s' --json %s", getenv("BHC_ARENACTL"), d.socket,
+		 what);
 	p = popen(cmd, "r");
 	ck_assert_ptr_nonnull(p);
 	while (len < cap - 1 && !feof(p))
@@ -215,6 +215,8 @@ static int daemon_memfds(void)
  *   v  verify every pattern ("ok" or "bad")
  *   n  a new 1 MiB arena, patterned and kept ("ok ID" or "err -E")
  *   f  free every arena ("ok")
+ *   l  start a thread that creates and frees 1 MiB arenas in a loop ("ok")
+ *   s  stop it ("ok N_OK N_FAILED")
  *   q  exit
  */
 struct client {
@@ -259,8 +261,30 @@ static int hold(struct held_arena *h, size_t cap, uint64_t seed)
 	return 0;
 }
 
+/* Acquires in flight: a thread that creates and frees 1 MiB arenas until told to stop. */
+static volatile bool loop_stop;
+static unsigned long loop_ok, loop_err;
+
+static void *loop_thread(void *arg)
+{
+	(void)arg;
+	while (!loop_stop) {
+		struct bhc_arena *a = NULL;
+
+		if (bhc_arena_new(1 * MiB, &a) == 0) {
+			memset(bhc_arena_alloc(a, 4096, 64), 0x5a, 4096);
+			bhc_arena_free(a);
+			loop_ok++;
+		} else {
+			loop_err++;
+		}
+	}
+	return NULL;
+}
+
 static void __attribute__((noreturn)) client_main(int cmd, int reply, unsigned int index)
 {
+	pthread_t loop;
 	struct held_arena held[N_ARENAS + 8];
 	unsigned int n = 0, i;
 	struct bhc_arena_stats st;
@@ -284,8 +308,8 @@ static void __attribute__((noreturn)) client_main(int cmd, int reply, unsigned i
 			off = 0;
 			for (i = 0; i < n; i++) {
 				bhc_arena_stats(held[i].arena, &st);
-				off += (size_t)snprintf(line + off, sizeof(line) - off, "%" PRIu64 " ",
-							st.region_id);
+				off += (size_t)snprintf(line + off, sizeof(line) - off,
+							"%" PRIu64 " ", st.region_id);
 			}
 			client_say(reply, "%s", line);
 			break;
@@ -314,6 +338,17 @@ static void __attribute__((noreturn)) client_main(int cmd, int reply, unsigned i
 				bhc_arena_free(held[i].arena);
 			n = 0;
 			client_say(reply, "ok");
+			break;
+		case 'l':
+			loop_stop = false;
+			if (pthread_create(&loop, NULL, loop_thread, NULL) != 0)
+				_exit(4);
+			client_say(reply, "ok");
+			break;
+		case 's':
+			loop_stop = true;
+			pthread_join(loop, NULL);
+			client_say(reply, "ok %lu %lu", loop_ok, loop_err);
 			break;
 		case 'q':
 			_exit(0);
@@ -440,6 +475,7 @@ enum how { HOW_SIGKILL, HOW_SIGTERM, HOW_OTHER_BINARY };
 static void restart_case(enum how how)
 {
 	struct client clients[N_CLIENTS];
+	struct json_object *row;
 	uint64_t leased, instance, id;
 	char copy[BHC_TEST_PATH_MAX + 32], cmd[BHC_TEST_PATH_MAX * 3], line[64];
 	const char *orig = getenv("BHC_ARENAD");
@@ -454,6 +490,9 @@ static void restart_case(enum how how)
 	ck_assert_uint_eq(leased, N_CLIENTS * N_ARENAS * 16 * MiB);
 	instance = status_u64("daemon.instance");
 	ck_assert_uint_eq(clients[0].ids[0] >> 32, instance);
+	/* client 0 keeps acquiring and freeing while the daemon goes and comes back */
+	client_expect(&clients[0], 'l', "ok");
+	sleep_ms(50);
 
 	switch (how) {
 	case HOW_SIGKILL:
@@ -480,13 +519,29 @@ static void restart_case(enum how how)
 		ck_assert_int_eq(setenv("BHC_ARENAD", orig, 1), 0);
 	ck_assert_uint_eq(status_u64("daemon.instance"), instance + 1);
 	ck_assert_uint_eq(status_u64("daemon.restart.previous_instance"), instance);
-	ck_assert_uint_eq(status_u64("pool.leased"), 0);
+	/* the loop's acquires go on against the new instance; then it stops */
+	sleep_ms(100);
+	client_ask(&clients[0], 's', line, sizeof(line));
+	{
+		unsigned long n_ok = 0, n_err = 0;
+
+		ck_assert_int_eq(sscanf(line, "ok %lu %lu", &n_ok, &n_err), 2);
+		ck_assert_uint_gt(n_ok, 10);
+	}
+	/* client 0 has registered its regions already (its loop reconnected); the others not */
+	for (i = 0; i < 200 && status_u64("pool.leased") != N_ARENAS * 16 * MiB; i++)
+		sleep_ms(10);
+	ck_assert_uint_eq(status_u64("pool.leased"), N_ARENAS * 16 * MiB);
 
 	/* a stale id of the instance before: refused, and it touches nothing */
-	ck_assert_int_eq(raw_release(clients[0].ids[0]), ESTALE);
+	ck_assert_int_eq(raw_release(clients[1].ids[0]), ESTALE);
 
 	/* each client's next acquire reconnects and registers what it holds first */
 	for (i = 0; i < N_CLIENTS; i++) {
+		if (i == 0) {
+			client_expect(&clients[i], 'n', "ok ");
+			continue;
+		}
 		client_ask(&clients[i], 'n', line, sizeof(line));
 		ck_assert_msg(!strncmp(line, "ok ", 3), "client %u: %s", i, line);
 		id = strtoull(line + 3, NULL, 10);
@@ -501,7 +556,9 @@ static void restart_case(enum how how)
 		client_expect(&clients[i], 'v', "ok");
 	/* a registered old id is someone's lease: on another connection it is refused */
 	ck_assert_int_ne(raw_release(clients[1].ids[1]), 0);
-	ck_assert(region_row(clients[1].ids[1]) != NULL);
+	row = region_row(clients[1].ids[1]);
+	ck_assert_ptr_nonnull(row);
+	json_object_put(row);
 
 	/* free everything, exit: nothing left */
 	for (i = 0; i < N_CLIENTS; i++) {
@@ -653,8 +710,8 @@ static void *store_thread(void *arg)
 		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 				continue;
-			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) && n_fds < 16;
-			     i++)
+			for (size_t i = 0;
+			     i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) && n_fds < 16; i++)
 				memcpy(&fds[n_fds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
 		}
 		store_handle(msg, fds, n_fds);
@@ -771,7 +828,7 @@ static void spawn_with_store(void)
 	d.pid = child;
 }
 
-START_TEST(test_fd_store)
+static void fd_store_case(bool hard)
 {
 	struct client clients[N_CLIENTS];
 	uint64_t leased, warm, instance;
@@ -799,8 +856,12 @@ START_TEST(test_fd_store)
 	ck_assert_uint_eq(warm, 4 * MiB);
 	instance = status_u64("daemon.instance");
 
-	ck_assert_int_eq(kill(d.pid, SIGKILL), 0);
-	ck_assert_int_eq(bhc_test_daemon_wait_exit(&d, 10000), 128 + SIGKILL);
+	if (hard) {
+		ck_assert_int_eq(kill(d.pid, SIGKILL), 0);
+		ck_assert_int_eq(bhc_test_daemon_wait_exit(&d, 10000), 128 + SIGKILL);
+	} else {
+		ck_assert_int_eq(bhc_test_daemon_stop(&d), 0);
+	}
 	spawn_with_store();
 	wait_ready_n(2);
 	/* before any client is back: every lease is known, and the warm regions are warm */
@@ -847,6 +908,17 @@ START_TEST(test_fd_store)
 	ck_assert_int_eq(bhc_test_daemon_stop(&d), 0);
 	store_close();
 	bhc_test_daemon_cleanup(&d);
+}
+
+START_TEST(test_fd_store_sigkill)
+{
+	fd_store_case(true);
+}
+END_TEST
+
+START_TEST(test_fd_store_sigterm)
+{
+	fd_store_case(false);
 }
 END_TEST
 
@@ -976,17 +1048,20 @@ START_TEST(test_hostile_register)
 	/* refused, each charging no one */
 	forged[0] = a.g.token[0] ^ 1;
 	forged[1] = a.g.token[1];
-	ck_assert_int_eq(raw_register(sock, a.g.grant.region_id, size, backing, shift, forged, a.fd),
+	ck_assert_int_eq(raw_register(sock, a.g.grant.region_id, size, backing, shift, forged,
+				      a.fd),
 			 EACCES);
 	/* b's token with a's fd: another memfd than the token names */
-	ck_assert_int_eq(raw_register(sock, b.g.grant.region_id, size, backing, shift, b.g.token, a.fd),
+	ck_assert_int_eq(raw_register(sock, b.g.grant.region_id, size, backing, shift, b.g.token,
+				      a.fd),
 			 EACCES);
 	/* a memfd of our own, sealed like a region, with a's token */
 	own = memfd_create("own", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	ck_assert_int_ge(own, 0);
 	ck_assert_int_eq(ftruncate(own, (off_t)size), 0);
 	ck_assert_int_eq(fcntl(own, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), 0);
-	ck_assert_int_eq(raw_register(sock, a.g.grant.region_id, size, backing, shift, a.g.token, own),
+	ck_assert_int_eq(raw_register(sock, a.g.grant.region_id, size, backing, shift, a.g.token,
+				      own),
 			 EACCES);
 	/* not sealed */
 	unsealed = memfd_create("unsealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -1003,8 +1078,8 @@ START_TEST(test_hostile_register)
 	ck_assert_int_eq(raw_register(sock, a.g.grant.region_id, size + 2 * MiB, backing, shift,
 				      a.g.token, a.fd),
 			 EINVAL);
-	ck_assert_int_eq(raw_register(sock, a.g.grant.region_id, size, BHC_ARENA_BACKING_HUGETLB, 21,
-				      a.g.token, a.fd),
+	ck_assert_int_eq(raw_register(sock, a.g.grant.region_id, size, BHC_ARENA_BACKING_HUGETLB,
+				      21, a.g.token, a.fd),
 			 EINVAL);
 	/* no fd at all */
 	ck_assert_int_eq(raw_register(sock, a.g.grant.region_id, size, backing, shift, none, -1),
@@ -1019,9 +1094,8 @@ START_TEST(test_hostile_register)
 	ck_assert_uint_ge(status_u64("daemon.restart.reregister_refused"), 8);
 
 	/* the positive: the right fd and token; then never twice */
-	ck_assert_int_eq(raw_register(sock, a.g.grant.region_id, size, backing, shift, a.g.token,
-				      a.fd),
-			 0);
+	ck_assert_int_eq(
+		raw_register(sock, a.g.grant.region_id, size, backing, shift, a.g.token, a.fd), 0);
 	ck_assert_uint_eq(status_u64("pool.leased"), size);
 	row = region_row(a.g.grant.region_id);
 	ck_assert_ptr_nonnull(row);
@@ -1079,7 +1153,8 @@ int main(void)
 	add(s, "sigterm", test_sigterm);
 	add(s, "other_binary", test_other_binary);
 	add(s, "client_gone", test_client_gone);
-	add(s, "fd_store", test_fd_store);
+	add(s, "fd_store_sigkill", test_fd_store_sigkill);
+	add(s, "fd_store_sigterm", test_fd_store_sigterm);
 	add(s, "hostile_register", test_hostile_register);
 	add(s, "hello_flag_refused", test_hello_flag_refused_is_clear);
 	return bhc_test_run(s);

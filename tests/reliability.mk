@@ -34,7 +34,8 @@ tests_check_fuzz_config_LDADD = $(fuzz_corpus_libs)
 # admin.c refers to the rest of the daemon: every source but main.c
 tests_check_fuzz_admin_SOURCES = tests/check_reliability_corpus.c fuzz/fuzz-admin.c \
 	daemon/admin.c daemon/config.c daemon/log.c daemon/peer.c daemon/pool.c \
-	daemon/proto.c daemon/region.c daemon/server.c daemon/uring.c daemon/user.c
+	daemon/proto.c daemon/region.c daemon/server.c daemon/uring.c daemon/user.c \
+	daemon/restore.c
 tests_check_fuzz_admin_CPPFLAGS = $(fuzz_corpus_cppflags) -DFUZZ_TARGET='"admin"'
 tests_check_fuzz_admin_CFLAGS = $(fuzz_corpus_cflags) $(LIBUV_CFLAGS) $(LIBURING_CFLAGS) \
 	$(JSONC_CFLAGS) $(LIBSYSTEMD_CFLAGS)
