@@ -10,7 +10,9 @@
  * Leases live as long as the connection that acquired them. A region
  * therefore remembers the connection generation it came with: releasing a
  * region of an earlier generation sends nothing (that lease ended when its
- * connection did).
+ * connection did). After the daemon restarted, the new connection first
+ * registers every region held with a lease token (conn_reregister_hook()),
+ * which moves each one it accepted to the new generation.
  *
  * Replies are awaited at most $BHC_ARENA_TIMEOUT_MS milliseconds (default
  * 30 s). A request whose reply is late is abandoned (-ETIMEDOUT) but the
