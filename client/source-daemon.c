@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arena-internal.h"
@@ -26,8 +27,33 @@
 struct daemon_region {
 	uint64_t generation; /* of the connection holding the lease */
 	int fd; /* the memfd, kept to register the region again; -1 without a token */
+	dev_t dev; /* of that memfd: a program may close descriptors it does not own */
+	ino_t ino;
 	uint64_t token[2];
 };
+
+/*
+ * Is dr->fd still the region's memfd? A program that closed it behind our
+ * back may have reused the number for a file of its own: then it is
+ * forgotten, neither closed nor sent. Returns dr->fd or -1.
+ */
+static int region_fd(struct daemon_region *dr)
+{
+	struct stat st;
+
+	if (dr->fd < 0)
+		return -1;
+	if (fstat(dr->fd, &st) < 0 || st.st_dev != dr->dev || st.st_ino != dr->ino)
+		dr->fd = -1;
+	return dr->fd;
+}
+
+static void close_region_fd(struct daemon_region *dr)
+{
+	if (region_fd(dr) >= 0)
+		close(dr->fd);
+	dr->fd = -1;
+}
 
 /* The ACQUIRE flags for a request: a named backing is asked for strictly. */
 static int request_flags(const struct region_request *req, uint32_t *flagsp)
@@ -148,9 +174,17 @@ static int daemon_acquire(const struct region_request *req, struct region *regio
 	}
 	dr->fd = -1;
 	if (g.has_token) {
-		dr->fd = g.fd;
-		dr->token[0] = g.token[0];
-		dr->token[1] = g.token[1];
+		struct stat st;
+
+		if (fstat(g.fd, &st) == 0) {
+			dr->fd = g.fd;
+			dr->dev = st.st_dev;
+			dr->ino = st.st_ino;
+			dr->token[0] = g.token[0];
+			dr->token[1] = g.token[1];
+		} else {
+			close(g.fd);
+		}
 	} else {
 		close(g.fd);
 	}
@@ -177,8 +211,7 @@ static int daemon_acquire(const struct region_request *req, struct region *regio
 
 out_unmap:
 	munmap(addr, (size_t)g.size);
-	if (dr->fd >= 0)
-		close(dr->fd);
+	close_region_fd(dr);
 out_release:
 	(void)conn_release(g.region_id, g.generation);
 out_free:
@@ -193,8 +226,7 @@ static void daemon_release(struct region *region)
 	/* unmap first: the daemon punches the pages out once it hears RELEASE */
 	munmap(region->addr, region->size);
 	(void)conn_release(region->region_id, dr->generation);
-	if (dr->fd >= 0)
-		close(dr->fd);
+	close_region_fd(dr);
 	free(dr);
 	region->addr = NULL;
 	region->source_data = NULL;
@@ -211,8 +243,8 @@ static void daemon_forget(struct region *region)
 {
 	struct daemon_region *dr = region->source_data;
 
-	if (dr && dr->fd >= 0)
-		close(dr->fd); /* our copy of the parent's descriptor */
+	if (dr)
+		close_region_fd(dr); /* our copy of the parent's descriptor */
 	free(dr);
 	region->source_data = NULL;
 }
@@ -229,8 +261,8 @@ static void reregister_one(struct region *region, void *data)
 	struct conn_registration reg;
 	int r;
 
-	if (rr->lost || region->source != &source_daemon || !dr || dr->fd < 0 ||
-	    dr->generation == rr->generation)
+	if (rr->lost || region->source != &source_daemon || !dr ||
+	    dr->generation == rr->generation || region_fd(dr) < 0)
 		return;
 	reg = (struct conn_registration){
 		.fd = dr->fd,

@@ -837,9 +837,13 @@ bool pool_adopt(struct pool *pool, struct region *region, enum region_state stat
 	region->pool = pool;
 	if (state == REGION_WARM) {
 		class = find_class(pool, region->size);
+		bool huge = region->backing == BHC_ARENA_BACKING_HUGETLB;
+
+		/* what this pool's policy would have made for the class */
 		if (!class || region->policy != pool->policy ||
-		    (region->backing == BHC_ARENA_BACKING_HUGETLB &&
-		     region->page_shift != pool->page_shift) ||
+		    (huge && (region->page_shift != pool->page_shift ||
+			      pool->policy == BHC_ARENA_HUGEPAGES_OFF)) ||
+		    (!huge && pool->policy == BHC_ARENA_HUGEPAGES_REQUIRE) ||
 		    class->n_warm + class->n_creating >= class->target)
 			return false;
 		region->state = REGION_NEW;

@@ -472,7 +472,7 @@ void restore_handle_register(struct peer *peer, const struct proto_msg *msg, int
 		region->page_shift = msg->reg.page_shift;
 	} else {
 		r = region_new(&server->pool, id, msg->reg.size, server->pool.policy,
-			       msg->reg.page_shift, &region);
+			       server->pool.page_shift, &region);
 		if (r < 0) {
 			refuse_register(peer, fd, ENOMEM, id, "out of memory in the daemon");
 			return;
@@ -670,7 +670,7 @@ static void adopt_stored(struct server *server)
 			goto drop;
 		}
 		if (region_new(&server->pool, s->id, (uint64_t)st.st_size, server->pool.policy,
-			       s->page_shift, &region) < 0)
+			       server->pool.page_shift, &region) < 0)
 			goto drop;
 		region->fd = s->fd;
 		region->backing = s->backing;
