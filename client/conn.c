@@ -348,7 +348,8 @@ static void drop_stale(struct reply *rep)
 {
 	uint32_t seq;
 
-	if (rep->hdr.type == BHC_ARENA_MSG_GRANT && rep->len == sizeof(rep->grant) &&
+	if (rep->hdr.type == BHC_ARENA_MSG_GRANT &&
+	    rep->len == (conn.tokens ? sizeof(rep->grant_token) : sizeof(rep->grant)) &&
 	    rep->grant.region_id)
 		(void)release_send(rep->grant.region_id, &seq);
 	else if (rep->hdr.type == BHC_ARENA_MSG_RECLAIM && rep->hdr.seq == 0)

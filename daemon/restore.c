@@ -313,7 +313,9 @@ uint64_t restore_next_id_block(struct server *server)
 
 bool restore_stale_id(const struct server *server, uint64_t id)
 {
-	return BHC_ARENA_REGION_ID_INSTANCE(id) != server->restore.instance;
+	uint64_t instance = BHC_ARENA_REGION_ID_INSTANCE(id);
+
+	return instance && instance < server->restore.instance;
 }
 
 /* --- tokens and REGISTER -------------------------------------------------------------------- */

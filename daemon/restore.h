@@ -95,7 +95,7 @@ void restore_token(struct server *server, struct region *region, uid_t uid, uint
 /** restore_handle_register() - answer REGISTER of @peer; @fd (owned, may be -1) came with it. */
 void restore_handle_register(struct peer *peer, const struct proto_msg *msg, int fd);
 
-/** restore_stale_id() - whether @id is of another daemon instance than this one. */
+/** restore_stale_id() - whether @id is of an earlier daemon instance than this one. */
 bool restore_stale_id(const struct server *server, uint64_t id);
 
 /** restore_store_warm() - @region became warm: keep its memfd in the fd store. */
