@@ -47,6 +47,7 @@
 
 #include "tap.h"
 #include "util-daemon.h"
+#include "util-hugepages.h"
 #include "util-pattern.h"
 
 #define MiB (UINT64_C(1) << 20)
@@ -63,6 +64,15 @@ static const char config_off[] = "[pool]\n"
 				 "warm = none\n"
 				 "[limits]\n"
 				 "total = 512M\n";
+
+static const char config_require[] = "[pool]\n"
+				     "hugepages = require\n"
+				     "warm = none\n"
+				     "[limits]\n"
+				     "total = 512M\n";
+
+/* The regions of this test are hugetlb (config_require). */
+static bool hugetlb;
 
 static const char config_warm[] = "[pool]\n"
 				  "hugepages = off\n"
@@ -449,6 +459,10 @@ static void assert_leases(struct client *clients, const char *origin)
 			ck_assert_uint_eq(get_u64(row, "size"), 16 * MiB);
 			ck_assert_str_eq(get_str(row, "header"), "ok");
 			ck_assert_uint_ge(get_u64(row, "used"), ARENA_CAP - 4096);
+			if (hugetlb)
+				ck_assert_str_eq(get_str(row, "backing"), "hugetlb");
+			else
+				ck_assert_str_ne(get_str(row, "backing"), "hugetlb");
 			json_object_put(row);
 		}
 	}
@@ -472,7 +486,7 @@ static int raw_release(uint64_t id)
 
 enum how { HOW_SIGKILL, HOW_SIGTERM, HOW_OTHER_BINARY };
 
-static void restart_case(enum how how)
+static void restart_case(enum how how, const char *config)
 {
 	struct client clients[N_CLIENTS];
 	struct json_object *row;
@@ -481,7 +495,10 @@ static void restart_case(enum how how)
 	const char *orig = getenv("BHC_ARENAD");
 	unsigned int i;
 
-	setup(config_off);
+	long huge_free = -1;
+
+	hugetlb = config == config_require;
+	setup(config);
 	bhc_test_daemon_start_ready(&d, daemon_args, 20000);
 	for (i = 0; i < N_CLIENTS; i++)
 		client_start(&clients[i], i);
@@ -506,6 +523,8 @@ static void restart_case(enum how how)
 	}
 	for (i = 0; i < N_CLIENTS; i++)
 		client_expect(&clients[i], 'v', "ok");
+	if (hugetlb)
+		huge_free = bhc_test_hugepages_free(2048);
 	if (how == HOW_OTHER_BINARY) {
 		/* another file, as after a package upgrade; this tree builds one daemon */
 		snprintf(copy, sizeof(copy), "%s/bhc-arenad.next", d.dir);
@@ -548,6 +567,12 @@ static void restart_case(enum how how)
 		ck_assert_uint_eq(id >> 32, instance + 1);
 	}
 	assert_leases(clients, "registered");
+	/* registering took no page: only the three new 2 MiB regions did */
+	for (i = 0; hugetlb && i < 500 && bhc_test_hugepages_free(2048) != huge_free - N_CLIENTS;
+	     i++)
+		sleep_ms(10); /* the loop's last region may still be being punched */
+	if (hugetlb)
+		ck_assert_int_eq(bhc_test_hugepages_free(2048), huge_free - N_CLIENTS);
 	ck_assert_uint_eq(status_u64("daemon.restart.reregistered_regions"), N_CLIENTS * N_ARENAS);
 	ck_assert_uint_eq(status_u64("daemon.restart.reregister_refused"), 0);
 	ck_assert_uint_eq(status_u64("pool.leased"), leased + N_CLIENTS * 2 * MiB);
@@ -575,19 +600,31 @@ static void restart_case(enum how how)
 
 START_TEST(test_sigkill)
 {
-	restart_case(HOW_SIGKILL);
+	restart_case(HOW_SIGKILL, config_off);
+}
+END_TEST
+
+/* The same with hugetlb regions under hugepages = require. */
+START_TEST(test_sigkill_hugetlb)
+{
+	char why[256];
+
+	/* 6 x 16 MiB held, 3 x 2 MiB new, the loop's 2 MiB regions, and room */
+	if (bhc_test_hugepages_reserve(2048, 64, why, sizeof(why)) < 0)
+		bhc_test_skip("%s", why);
+	restart_case(HOW_SIGKILL, config_require);
 }
 END_TEST
 
 START_TEST(test_sigterm)
 {
-	restart_case(HOW_SIGTERM);
+	restart_case(HOW_SIGTERM, config_off);
 }
 END_TEST
 
 START_TEST(test_other_binary)
 {
-	restart_case(HOW_OTHER_BINARY);
+	restart_case(HOW_OTHER_BINARY, config_off);
 }
 END_TEST
 
@@ -1150,6 +1187,7 @@ int main(void)
 	Suite *s = suite_create("restart");
 
 	add(s, "sigkill", test_sigkill);
+	add(s, "sigkill_hugetlb", test_sigkill_hugetlb);
 	add(s, "sigterm", test_sigterm);
 	add(s, "other_binary", test_other_binary);
 	add(s, "client_gone", test_client_gone);
