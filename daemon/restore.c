@@ -412,6 +412,23 @@ static void refuse_register(struct peer *peer, int fd, int error, uint64_t id, c
 	peer_send_error(peer, error, "region %" PRIu64 ": %s", id, why);
 }
 
+/*
+ * When the lease began: the created_ns the client wrote into the region's
+ * info header when it got the GRANT, if that header is intact and names
+ * the region; else now. Read with pread(2), never through a mapping.
+ */
+static uint64_t granted_ns(const struct region *region)
+{
+	struct bhc_arena_region_info info;
+	uint64_t now = realtime_ns();
+
+	if (pread(region->fd, &info, sizeof(info), 0) != sizeof(info) ||
+	    info.magic != BHC_ARENA_REGION_MAGIC || info.region_id != region->id ||
+	    !info.created_ns || info.created_ns > now)
+		return now;
+	return info.created_ns;
+}
+
 /* Count @region as @peer's lease (it is counted in the pool already). */
 static void add_lease(struct peer *peer, struct region *region)
 {
@@ -490,7 +507,7 @@ void restore_handle_register(struct peer *peer, const struct proto_msg *msg, int
 		region->restored_ns = realtime_ns();
 		pool_adopt(&server->pool, region, REGION_LEASED);
 	}
-	region->leased_ns = realtime_ns();
+	region->leased_ns = granted_ns(region);
 	add_lease(peer, region);
 	rs->n_reregistered++;
 	rs->reregistered_bytes += region->size;
