@@ -1180,6 +1180,57 @@ START_TEST(test_hello_flag_refused_is_clear)
 }
 END_TEST
 
+/*
+ * Against a daemon built before lease tokens ($BHC_ARENAD_OLD; skipped
+ * without one): it refuses the library's HELLO flag and the library connects
+ * again without it. Upgrading that daemon to this build: the client keeps
+ * its data and goes on; the old daemon's leases, granted without tokens,
+ * cannot be registered; from then on restarts keep every lease.
+ */
+START_TEST(test_old_daemon)
+{
+	const char *old = getenv("BHC_ARENAD_OLD");
+	char *orig = strdup(getenv("BHC_ARENAD"));
+	struct client c;
+
+	if (!old || !*old)
+		bhc_test_skip("$BHC_ARENAD_OLD (a bhc-arenad without lease tokens) is not set");
+	setup(config_off);
+	ck_assert_int_eq(setenv("BHC_ARENAD", old, 1), 0);
+	bhc_test_daemon_start_ready(&d, NULL, 20000);
+	ck_assert_int_eq(setenv("BHC_ARENAD", orig, 1), 0);
+	client_start(&c, 0);
+	ck_assert_uint_eq(status_u64("pool.leased"), N_ARENAS * 16 * MiB);
+	ck_assert_int_eq(bhc_test_daemon_stop(&d), 0);
+	client_expect(&c, 'v', "ok");
+
+	/* the upgrade: this build on the same socket */
+	ck_assert_int_eq(bhc_test_daemon_spawn(&d, daemon_args), 0);
+	wait_ready_n(2);
+	client_expect(&c, 'n', "ok ");
+	client_expect(&c, 'v', "ok");
+	ck_assert_uint_eq(status_u64("daemon.restart.reregistered_regions"), 0);
+	ck_assert_uint_eq(status_u64("pool.leased"), 2 * MiB);
+
+	/* the next restart keeps the lease this build granted */
+	ck_assert_int_eq(kill(d.pid, SIGKILL), 0);
+	ck_assert_int_eq(bhc_test_daemon_wait_exit(&d, 10000), 128 + SIGKILL);
+	ck_assert_int_eq(bhc_test_daemon_spawn(&d, daemon_args), 0);
+	wait_ready_n(3);
+	client_expect(&c, 'n', "ok ");
+	client_expect(&c, 'v', "ok");
+	ck_assert_uint_eq(status_u64("daemon.restart.reregistered_regions"), 1);
+	ck_assert_uint_eq(status_u64("pool.leased"), 2 * 2 * MiB);
+	client_expect(&c, 'f', "ok");
+	client_quit(&c);
+	for (int i = 0; i < 200 && status_u64("pool.reserved"); i++)
+		sleep_ms(10);
+	ck_assert_uint_eq(status_u64("pool.reserved"), 0);
+	bhc_test_daemon_stop_clean(&d);
+	free(orig);
+}
+END_TEST
+
 static void add(Suite *s, const char *name, const TTest *test)
 {
 	TCase *tc = tcase_create(name);
@@ -1202,5 +1253,6 @@ int main(void)
 	add(s, "fd_store_sigterm", test_fd_store_sigterm);
 	add(s, "hostile_register", test_hostile_register);
 	add(s, "hello_flag_refused", test_hello_flag_refused_is_clear);
+	add(s, "old_daemon", test_old_daemon);
 	return bhc_test_run(s);
 }
