@@ -225,6 +225,9 @@ static int daemon_memfds(void)
  *   v  verify every pattern ("ok" or "bad")
  *   n  a new 1 MiB arena, patterned and kept ("ok ID" or "err -E")
  *   f  free every arena ("ok")
+ *   k  free the first arena: its region is kept for reuse ("ok ID")
+ *   r  a new arena of the first ones' size, patterned and kept ("ok ID")
+ *   w  bhc_with_arena() of 8 MiB: its arena stays the thread's spare ("ok ID")
  *   l  start a thread that creates and frees 1 MiB arenas in a loop ("ok")
  *   s  stop it ("ok N_OK N_FAILED")
  *   q  exit
@@ -292,6 +295,17 @@ static void *loop_thread(void *arg)
 	return NULL;
 }
 
+/* bhc_with_arena()'s function: the region id of its arena into @ctx. */
+static int with_cb(struct bhc_arena *arena, void *ctx)
+{
+	struct bhc_arena_stats st;
+
+	bhc_arena_stats(arena, &st);
+	*(uint64_t *)ctx = st.region_id;
+	memset(bhc_arena_alloc(arena, 4096, 64), 0x77, 4096);
+	return 0;
+}
+
 static void __attribute__((noreturn)) client_main(int cmd, int reply, unsigned int index)
 {
 	pthread_t loop;
@@ -343,6 +357,33 @@ static void __attribute__((noreturn)) client_main(int cmd, int reply, unsigned i
 			n++;
 			client_say(reply, "ok %" PRIu64, st.region_id);
 			break;
+		case 'k':
+			bhc_arena_stats(held[0].arena, &st);
+			bhc_arena_free(held[0].arena);
+			memmove(&held[0], &held[1], (n - 1) * sizeof(held[0]));
+			n--;
+			client_say(reply, "ok %" PRIu64, st.region_id);
+			break;
+		case 'r':
+			r = hold(&held[n], ARENA_CAP, 1000 * index + 700 + n);
+			if (r < 0) {
+				client_say(reply, "err %d", r);
+				break;
+			}
+			bhc_arena_stats(held[n].arena, &st);
+			n++;
+			client_say(reply, "ok %" PRIu64, st.region_id);
+			break;
+		case 'w': {
+			uint64_t id = 0;
+
+			r = bhc_with_arena(8 * MiB, with_cb, &id);
+			if (r < 0)
+				client_say(reply, "err %d", r);
+			else
+				client_say(reply, "ok %" PRIu64, id);
+			break;
+		}
 		case 'f':
 			for (i = 0; i < n; i++)
 				bhc_arena_free(held[i].arena);
@@ -632,6 +673,79 @@ END_TEST
 START_TEST(test_other_binary)
 {
 	restart_case(HOW_OTHER_BINARY, config_off);
+}
+END_TEST
+
+static uint64_t client_id_reply(struct client *c, char cmd)
+{
+	char line[64];
+
+	client_ask(c, cmd, line, sizeof(line));
+	ck_assert_msg(!strncmp(line, "ok ", 3), "client %d '%c': %s", c->pid, cmd, line);
+	return strtoull(line + 3, NULL, 10);
+}
+
+static const char *region_state_of(uint64_t id, char *buf, size_t len)
+{
+	struct json_object *row = region_row(id);
+
+	snprintf(buf, len, "%s", row ? get_str(row, "state") : "(none)");
+	if (row) {
+		snprintf(buf, len, "%s %s pid %" PRIu64, get_str(row, "state"),
+			 get_str(row, "origin"), get_u64(row, "pid"));
+		json_object_put(row);
+	}
+	return buf;
+}
+
+/*
+ * What a process keeps comes back too: a region freed and kept for reuse,
+ * and a thread's bhc_with_arena() spare, are registered with the arenas in
+ * use; afterwards the kept region serves the process's next arena of its
+ * size (no new lease).
+ */
+START_TEST(test_kept_and_spare)
+{
+	uint64_t kept, spare, again;
+	char want[64], got[96];
+	struct client c;
+
+	setup(config_off);
+	ck_assert_int_eq(setenv("BHC_ARENA_RETAIN", "256M", 1), 0);
+	bhc_test_daemon_start_ready(&d, daemon_args, 20000);
+	client_start(&c, 0);
+	spare = client_id_reply(&c, 'w');
+	kept = client_id_reply(&c, 'k');
+	ck_assert_uint_ne(kept, spare);
+	{
+		struct json_object *row = region_row(spare);
+
+		ck_assert_ptr_nonnull(row);
+		ck_assert_uint_eq(status_u64("pool.leased"), 2 * 16 * MiB + get_u64(row, "size"));
+		json_object_put(row);
+	}
+
+	ck_assert_int_eq(kill(d.pid, SIGKILL), 0);
+	ck_assert_int_eq(bhc_test_daemon_wait_exit(&d, 10000), 128 + SIGKILL);
+	ck_assert_int_eq(bhc_test_daemon_spawn(&d, daemon_args), 0);
+	wait_ready_n(2);
+	client_expect(&c, 'n', "ok ");
+	snprintf(want, sizeof(want), "leased registered pid %d", (int)c.pid);
+	ck_assert_str_eq(region_state_of(kept, got, sizeof(got)), want);
+	ck_assert_str_eq(region_state_of(spare, got, sizeof(got)), want);
+	ck_assert_str_eq(region_state_of(c.ids[1], got, sizeof(got)), want);
+	ck_assert_uint_eq(status_u64("daemon.restart.reregistered_regions"), 3);
+	/* the kept region, registered, serves the next arena of its size */
+	again = client_id_reply(&c, 'r');
+	ck_assert_uint_eq(again, kept);
+	client_expect(&c, 'v', "ok");
+	client_expect(&c, 'f', "ok");
+	client_quit(&c);
+	for (int i = 0; i < 200 && status_u64("pool.reserved"); i++)
+		sleep_ms(10);
+	ck_assert_uint_eq(status_u64("pool.reserved"), 0);
+	bhc_test_daemon_stop_clean(&d);
+	ck_assert_int_eq(setenv("BHC_ARENA_RETAIN", "0", 1), 0);
 }
 END_TEST
 
@@ -1249,6 +1363,7 @@ int main(void)
 	add(s, "sigterm", test_sigterm);
 	add(s, "other_binary", test_other_binary);
 	add(s, "client_gone", test_client_gone);
+	add(s, "kept_and_spare", test_kept_and_spare);
 	add(s, "fd_store_sigkill", test_fd_store_sigkill);
 	add(s, "fd_store_sigterm", test_fd_store_sigterm);
 	add(s, "hostile_register", test_hostile_register);
