@@ -170,8 +170,9 @@ static void restart_line(FILE *f, struct json_object *d, const struct ctl_view *
 	     ctl_json_u64(r, "reregister_refused", 0));
 	if (ctl_json_bool(r, "fd_store", false))
 		line(f, v,
-		     "fd store    %" PRIu64 " leased and %" PRIu64 " warm regions restored, %" PRIu64
-		     " waiting for their client, %" PRIu64 " let go",
+		     "fd store    %" PRIu64 " leased and %" PRIu64
+		     " warm regions restored, %" PRIu64 " waiting for their client, %" PRIu64
+		     " let go",
 		     ctl_json_u64(r, "restored_leased", 0), ctl_json_u64(r, "restored_warm", 0),
 		     ctl_json_u64(r, "restored_waiting", 0),
 		     ctl_json_u64(r, "restored_expired", 0));
