@@ -39,6 +39,8 @@ static void usage(FILE *f)
 		"                               (the default when stderr is the journal)\n"
 		"      --state-dir=DIR          keep the node state (instance, token key) in DIR\n"
 		"                               (default: $STATE_DIRECTORY, else %s)\n"
+		"      --restore-wait=MS        how long a lease restored from systemd's fd store\n"
+		"                               waits for its client to register it (60000)\n"
 		"  -f, --foreground             run in the foreground (the daemon never forks;\n"
 		"                               accepted for init scripts)\n"
 		"      --check-config           check the configuration, print it and exit\n"
@@ -114,6 +116,7 @@ enum {
 	OPT_LOG_PREFIX,
 	OPT_CHECK_CONFIG,
 	OPT_STATE_DIR,
+	OPT_RESTORE_WAIT,
 };
 
 /* Every warm or leased region holds a descriptor: allow as many as the hard limit does. */
@@ -189,6 +192,7 @@ int main(int argc, char **argv)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "restore-wait", required_argument, NULL, OPT_RESTORE_WAIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -227,6 +231,23 @@ int main(int argc, char **argv)
 		case OPT_STATE_DIR:
 			restore_set_state_dir(optarg);
 			break;
+		case OPT_RESTORE_WAIT: {
+			char *end;
+			unsigned long long ms;
+
+			errno = 0;
+			ms = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || *optarg == '-') {
+				fprintf(stderr,
+					"bhc-arenad: --restore-wait: '%s' is not a number of "
+					"milliseconds\n",
+					optarg);
+				sets_free(&sets);
+				return EXIT_USAGE;
+			}
+			restore_set_wait_ms(ms);
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			sets_free(&sets);

@@ -38,10 +38,16 @@
 #define SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 
 static const char *state_dir_arg;
+static uint64_t orphan_ms = RESTORE_ORPHAN_MS;
 
 void restore_set_state_dir(const char *dir)
 {
 	state_dir_arg = dir;
+}
+
+void restore_set_wait_ms(uint64_t ms)
+{
+	orphan_ms = ms;
 }
 
 static uint64_t realtime_ns(void)
@@ -745,8 +751,8 @@ static void on_orphan_timer(uv_timer_t *timer)
 
 		list_del(&region->link);
 		log_info("region %" PRIu64 " (uid %u) from the fd store: no client registered it "
-			 "within %u s; letting it go",
-			 region->id, region->restored_uid, RESTORE_ORPHAN_MS / 1000);
+			 "within %" PRIu64 " ms; letting it go",
+			 region->id, region->restored_uid, orphan_ms);
 		restore_unstore(server, region);
 		pool_abandon(&server->pool, region);
 		rs->n_orphans_expired++;
@@ -798,7 +804,7 @@ void restore_start(struct server *server)
 		return;
 	rs->orphan_timer.data = server;
 	rs->orphan_timer_open = true;
-	uv_timer_start(&rs->orphan_timer, on_orphan_timer, RESTORE_ORPHAN_MS, 0);
+	uv_timer_start(&rs->orphan_timer, on_orphan_timer, orphan_ms, 0);
 }
 
 void restore_stop(struct server *server)

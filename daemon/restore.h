@@ -22,7 +22,7 @@
  * leased one too (FDNAME=bhc-l.<id>.<uid>); both entries go when the region
  * is dropped. A new instance gets them back through LISTEN_FDS: warm
  * regions are warm again, leased ones are counted at once and wait
- * (RESTORE_ORPHAN_MS) for their client to REGISTER them; one nobody claims
+ * (--restore-wait, RESTORE_ORPHAN_MS) for their client to REGISTER them; one nobody claims
  * is let go (closed, never punched: an old client may still use it).
  */
 #ifndef BHC_DAEMON_RESTORE_H
@@ -41,7 +41,7 @@ struct server;
 struct peer;
 struct region;
 
-/* How long a leased region restored from the fd store waits for its client. */
+/* How long a leased region restored from the fd store waits for its client, by default. */
 #define RESTORE_ORPHAN_MS 60000u
 
 /* The restart state of a server; embedded in struct server. */
@@ -67,6 +67,9 @@ struct restore {
 
 /** restore_set_state_dir() - the directory of the node state (--state-dir); kept by reference. */
 void restore_set_state_dir(const char *dir);
+
+/** restore_set_wait_ms() - how long restored leases wait for their clients (--restore-wait). */
+void restore_set_wait_ms(uint64_t ms);
 
 /**
  * restore_init() - read (or create) the node state and take the next

@@ -928,6 +928,9 @@ static bool store_wait(const char *prefix, unsigned int want, int timeout_ms)
 	return true;
 }
 
+/* An extra daemon argument for spawn_with_store(), or NULL. */
+static const char *store_extra_arg;
+
 /* Start the daemon as systemd would with this store: its fds from 3 on, named. */
 static void spawn_with_store(void)
 {
@@ -955,7 +958,8 @@ static void spawn_with_store(void)
 	argv[5] = "--config";
 	argv[6] = d.config;
 	argv[7] = state_arg;
-	argv[8] = NULL;
+	argv[8] = store_extra_arg;
+	argv[9] = NULL;
 	log = open(d.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	ck_assert_int_ge(log, 0);
 	fflush(NULL);
@@ -1077,6 +1081,54 @@ END_TEST
 START_TEST(test_fd_store_sigterm)
 {
 	fd_store_case(false);
+}
+END_TEST
+
+/*
+ * Restored leases nobody registers are let go after --restore-wait: the
+ * one of a client that exited while the daemon was away (its pages are
+ * freed), and the one of a client too old to register (here: without lease
+ * tokens), whose data stays intact: let go means closed, never punched.
+ */
+START_TEST(test_fd_store_unclaimed)
+{
+	struct client old, gone;
+	unsigned int i;
+
+	setup(config_off);
+	store_open();
+	store_extra_arg = NULL;
+	spawn_with_store();
+	wait_ready_n(1);
+	ck_assert_int_eq(setenv("BHC_ARENA_REREGISTER", "0", 1), 0);
+	client_start(&old, 0);
+	ck_assert_int_eq(unsetenv("BHC_ARENA_REREGISTER"), 0);
+	client_start(&gone, 1);
+	ck_assert(store_wait("bhc-l.", 2 * N_ARENAS, 10000));
+
+	ck_assert_int_eq(kill(d.pid, SIGKILL), 0);
+	ck_assert_int_eq(bhc_test_daemon_wait_exit(&d, 10000), 128 + SIGKILL);
+	client_quit(&gone);
+	store_extra_arg = "--restore-wait=1500";
+	spawn_with_store();
+	wait_ready_n(2);
+	ck_assert_uint_eq(status_u64("daemon.restart.restored_leased"), 2 * N_ARENAS);
+	ck_assert_uint_eq(status_u64("pool.leased"), 2 * N_ARENAS * 16 * MiB);
+	for (i = 0; i < 1000 && status_u64("daemon.restart.restored_expired") < 2 * N_ARENAS; i++)
+		sleep_ms(10);
+	ck_assert_uint_eq(status_u64("daemon.restart.restored_expired"), 2 * N_ARENAS);
+	ck_assert_uint_eq(status_u64("daemon.restart.restored_waiting"), 0);
+	ck_assert_uint_eq(status_u64("pool.leased"), 0);
+	ck_assert_uint_eq(status_u64("pool.reserved"), 0);
+	ck_assert(store_wait("bhc-l.", 0, 10000));
+	ck_assert_int_eq(daemon_memfds(), 0);
+	client_expect(&old, 'v', "ok");
+	client_expect(&old, 'f', "ok");
+	client_quit(&old);
+	store_extra_arg = NULL;
+	ck_assert_int_eq(bhc_test_daemon_stop(&d), 0);
+	store_close();
+	bhc_test_daemon_cleanup(&d);
 }
 END_TEST
 
@@ -1366,6 +1418,7 @@ int main(void)
 	add(s, "kept_and_spare", test_kept_and_spare);
 	add(s, "fd_store_sigkill", test_fd_store_sigkill);
 	add(s, "fd_store_sigterm", test_fd_store_sigterm);
+	add(s, "fd_store_unclaimed", test_fd_store_unclaimed);
 	add(s, "hostile_register", test_hostile_register);
 	add(s, "hello_flag_refused", test_hello_flag_refused_is_clear);
 	add(s, "old_daemon", test_old_daemon);
