@@ -1356,11 +1356,13 @@ END_TEST
 START_TEST(test_old_daemon)
 {
 	const char *old = getenv("BHC_ARENAD_OLD");
-	char *orig = strdup(getenv("BHC_ARENAD"));
+	char *orig;
 	struct client c;
 
 	if (!old || !*old)
 		bhc_test_skip("$BHC_ARENAD_OLD (a bhc-arenad without lease tokens) is not set");
+	ck_assert_ptr_nonnull(getenv("BHC_ARENAD"));
+	orig = strdup(getenv("BHC_ARENAD"));
 	setup(config_off);
 	ck_assert_int_eq(setenv("BHC_ARENAD", old, 1), 0);
 	bhc_test_daemon_start_ready(&d, NULL, 20000);
