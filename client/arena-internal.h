@@ -53,6 +53,7 @@ void arena_list_lock(void);
 void arena_list_unlock(void);
 void arena_list_add(struct arena_priv *ap);
 void arena_list_del(struct arena_priv *ap);
+void arena_regions_foreach(void (*fn)(struct region *region, void *data), void *data);
 
 /* arena.c */
 void arena_start(struct arena_priv *ap);
@@ -70,6 +71,7 @@ bool retain_reserve(size_t bytes);
 void retain_unreserve(size_t bytes);
 void retain_connection_changed(uint64_t generation);
 void retain_forget_all_locked(void);
+void retain_foreach_locked(void (*fn)(struct region *region, void *data), void *data);
 
 /* thread.c */
 void thread_atfork_child(void);

@@ -34,6 +34,8 @@
  * socket until the daemon finds its client not reading.
  */
 #define CONN_MAX_UNANSWERED 16
+/* After the daemon went away, try to reconnect (and register) at most this often. */
+#define CONN_RECONNECT_MS 100u
 #define SUN_PATH_MAX sizeof(((struct sockaddr_un *)NULL)->sun_path)
 
 /* One received datagram. */
@@ -42,6 +44,8 @@ struct reply {
 		struct bhc_arena_msg_hdr hdr;
 		struct bhc_arena_msg_welcome welcome;
 		struct bhc_arena_msg_grant grant;
+		struct bhc_arena_msg_grant_token grant_token;
+		struct bhc_arena_msg_registered registered;
 		struct bhc_arena_msg_error error;
 		unsigned char raw[BHC_ARENA_MSG_MAX];
 	};
@@ -60,6 +64,15 @@ struct conn {
 	unsigned int unanswered; /* RELEASEs whose reply has not been read */
 	struct bhc_arena_msg_welcome welcome; /* of the current connection */
 	bool reclaim; /* the daemon sent RECLAIM, not yet seen by conn_reclaim_requested() */
+	/*
+	 * Lease tokens: asked for in HELLO unless $BHC_ARENA_REREGISTER is 0 or
+	 * a daemon refused the flag (one older than lease tokens).
+	 */
+	bool tokens; /* the current connection's grants carry tokens */
+	bool tokens_refused; /* a daemon refused the HELLO flag: do not ask again */
+	bool had_welcome; /* a WELCOME was received before (welcome is the last one) */
+	bool reconnect; /* a connection with tokens was lost: connect again on the next tick */
+	uint64_t reconnect_ms; /* not before this (CLOCK_MONOTONIC ms) */
 	/* the last connect that found no daemon: where, and until when to believe it */
 	char absent_path[SUN_PATH_MAX];
 	uint64_t absent_until_ms;
@@ -146,6 +159,23 @@ static void conn_close_locked(void)
 		close(conn.fd);
 	conn.fd = -1;
 	conn.unanswered = 0;
+}
+
+/* The daemon went away: close, and if our regions can be registered again, come back soon. */
+static void conn_lost_locked(void)
+{
+	if (conn.fd >= 0 && conn.tokens)
+		conn.reconnect = true;
+	conn.tokens_refused = false; /* the next daemon may be a newer build */
+	conn_close_locked();
+}
+
+/* Whether to ask for lease tokens: not with BHC_ARENA_REREGISTER=0, nor after a refusal. */
+static bool want_tokens(void)
+{
+	const char *env = getenv("BHC_ARENA_REREGISTER");
+
+	return !conn.tokens_refused && !(env && !strcmp(env, "0"));
 }
 
 /*
@@ -298,7 +328,8 @@ static void drop_stale(struct reply *rep)
 {
 	uint32_t seq;
 
-	if (rep->hdr.type == BHC_ARENA_MSG_GRANT && rep->len == sizeof(rep->grant) &&
+	if (rep->hdr.type == BHC_ARENA_MSG_GRANT &&
+	    rep->len == (conn.tokens ? sizeof(rep->grant_token) : sizeof(rep->grant)) &&
 	    rep->grant.region_id)
 		(void)release_send(rep->grant.region_id, &seq);
 	else if (rep->hdr.type == BHC_ARENA_MSG_RECLAIM && rep->hdr.seq == 0)
@@ -367,6 +398,7 @@ static int conn_connect_locked(void)
 	struct timeval tv = { .tv_sec = timeout / 1000, .tv_usec = (timeout % 1000) * 1000 };
 	struct reply rep;
 	struct stat st;
+	bool restarted;
 	int r;
 
 	r = socket_path(sa.sun_path, sizeof(sa.sun_path));
@@ -411,12 +443,19 @@ static int conn_connect_locked(void)
 	memset(&hello, 0, sizeof(hello));
 	hdr_fill(&hello.hdr, BHC_ARENA_MSG_HELLO, sizeof(hello));
 	hello.pid = (uint32_t)getpid();
+	hello.flags = want_tokens() ? BHC_ARENA_HELLO_LEASE_TOKENS : 0;
 	hello_tag(hello.tag);
 	r = exchange(&hello, sizeof(hello), &rep);
 	if (r < 0)
 		goto out_close;
 	if (rep.hdr.type == BHC_ARENA_MSG_ERROR) {
 		r = error_reply(&rep);
+		if (r == -EINVAL && hello.flags) {
+			/* a daemon older than lease tokens: connect again without asking */
+			conn_close_locked();
+			conn.tokens_refused = true;
+			return conn_connect_locked();
+		}
 		goto out_close;
 	}
 	reply_drop_fd(&rep);
@@ -425,9 +464,16 @@ static int conn_connect_locked(void)
 		r = -EPROTO;
 		goto out_close;
 	}
+	restarted = conn.had_welcome && rep.welcome.daemon_start_ns != conn.welcome.daemon_start_ns;
 	conn.welcome = rep.welcome;
+	conn.had_welcome = true;
+	conn.tokens = hello.flags & BHC_ARENA_HELLO_LEASE_TOKENS;
+	conn.reconnect = false;
 	__atomic_store_n(&conn.generation, conn.generation + 1, __ATOMIC_RELAXED);
 	conn.absent_until_ms = 0;
+	/* a new daemon instance: hand it back what we hold (a failure costs that region only) */
+	if (restarted && conn.tokens)
+		conn_reregister_hook(conn.generation);
 	return 0;
 
 out_close:
@@ -539,7 +585,8 @@ static int conn_acquire_locked(uint64_t size, uint32_t flags, uint32_t page_shif
 		return r;
 	if (rep.hdr.type == BHC_ARENA_MSG_ERROR)
 		return error_reply(&rep);
-	if (rep.hdr.type != BHC_ARENA_MSG_GRANT || rep.len != sizeof(rep.grant)) {
+	if (rep.hdr.type != BHC_ARENA_MSG_GRANT ||
+	    rep.len != (conn.tokens ? sizeof(rep.grant_token) : sizeof(rep.grant))) {
 		reply_drop_fd(&rep);
 		return -EPROTO;
 	}
@@ -557,7 +604,74 @@ static int conn_acquire_locked(uint64_t size, uint32_t flags, uint32_t page_shif
 		.backing = rep.grant.backing,
 		.page_shift = rep.grant.page_shift,
 		.generation = conn.generation,
+		.has_token = conn.tokens,
 	};
+	if (conn.tokens) {
+		grant->token[0] = rep.grant_token.token[0];
+		grant->token[1] = rep.grant_token.token[1];
+	}
+	return 0;
+}
+
+int conn_register_locked(const struct conn_registration *reg)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctrl;
+	struct bhc_arena_msg_register m;
+	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctrl.buf,
+		.msg_controllen = sizeof(ctrl.buf),
+	};
+	uint64_t deadline = clock_monotonic_ms() + timeout_ms();
+	struct cmsghdr *cmsg;
+	struct reply rep;
+	uint32_t seq;
+	ssize_t n;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	hdr_fill(&m.hdr, BHC_ARENA_MSG_REGISTER, sizeof(m));
+	seq = conn.seq;
+	m.region_id = reg->region_id;
+	m.size = reg->size;
+	m.backing = reg->backing;
+	m.page_shift = reg->page_shift;
+	m.token[0] = reg->token[0];
+	m.token[1] = reg->token[1];
+	memset(&ctrl, 0, sizeof(ctrl));
+	cmsg = CMSG_FIRSTHDR(&mh);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &reg->fd, sizeof(int));
+	do
+		n = sendmsg(conn.fd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+	for (;;) {
+		r = recv_msg(&rep, deadline);
+		if (r < 0)
+			return r;
+		if (!hdr_valid(&rep)) {
+			reply_drop_fd(&rep);
+			return -EPROTO;
+		}
+		if (rep.hdr.seq == seq || (rep.hdr.seq == 0 && rep.hdr.type == BHC_ARENA_MSG_ERROR))
+			break;
+		drop_stale(&rep);
+	}
+	if (rep.hdr.type == BHC_ARENA_MSG_ERROR)
+		return error_reply(&rep);
+	reply_drop_fd(&rep);
+	if (rep.hdr.type != BHC_ARENA_MSG_REGISTERED || rep.len != sizeof(rep.registered) ||
+	    rep.registered.region_id != reg->region_id)
+		return -EPROTO;
 	return 0;
 }
 
@@ -570,8 +684,8 @@ int conn_acquire(uint64_t size, uint32_t flags, uint32_t page_shift, struct conn
 		r = conn_acquire_locked(size, flags, page_shift, grant);
 		if (!conn_lost(r))
 			break;
-		/* the daemon went away (restart): its leases ended; a new connection, once */
-		conn_close_locked();
+		/* the daemon went away (restart): a new connection, once (it registers our regions) */
+		conn_lost_locked();
 		if (attempt == 1)
 			break;
 	}
@@ -589,7 +703,7 @@ int conn_release(uint64_t region_id, uint64_t generation)
 		r = conn_release_locked(region_id);
 		if (conn_lost(r)) {
 			/* the lease ended with the connection */
-			conn_close_locked();
+			conn_lost_locked();
 			r = 0;
 		}
 	}
@@ -623,6 +737,8 @@ void conn_atfork_child(void)
 	conn.generation++;
 	conn.absent_until_ms = 0;
 	conn.reclaim = false;
+	conn.reconnect = false;
+	conn.had_welcome = false;
 }
 
 uint64_t conn_generation(void)
@@ -638,7 +754,12 @@ bool conn_reclaim_requested(void)
 		return false;
 	conn_check_locked();
 	if (conn.fd >= 0 && conn_lost(collect_replies(CONN_MAX_UNANSWERED)))
-		conn_close_locked();
+		conn_lost_locked();
+	/* the daemon went away while we hold regions it can count again: connect, register */
+	if (conn.fd < 0 && conn.reconnect && clock_monotonic_ms() >= conn.reconnect_ms) {
+		conn.reconnect_ms = clock_monotonic_ms() + CONN_RECONNECT_MS;
+		(void)conn_connect_locked();
+	}
 	reclaim = conn.reclaim;
 	conn.reclaim = false;
 	pthread_mutex_unlock(&conn_lock);

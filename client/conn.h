@@ -10,7 +10,9 @@
  * Leases live as long as the connection that acquired them. A region
  * therefore remembers the connection generation it came with: releasing a
  * region of an earlier generation sends nothing (that lease ended when its
- * connection did).
+ * connection did). After the daemon restarted, the new connection first
+ * registers every region held with a lease token (conn_reregister_hook()),
+ * which moves each one it accepted to the new generation.
  *
  * Replies are awaited at most $BHC_ARENA_TIMEOUT_MS milliseconds (default
  * 30 s). A request whose reply is late is abandoned (-ETIMEDOUT) but the
@@ -37,6 +39,18 @@ struct conn_grant {
 	uint32_t backing; /* enum bhc_arena_backing */
 	uint32_t page_shift;
 	uint64_t generation; /* of the connection that holds the lease */
+	bool has_token; /* the daemon gave a lease token: keep @fd to register the region again */
+	uint64_t token[2];
+};
+
+/* A region to register with a new daemon instance (REGISTER). */
+struct conn_registration {
+	int fd; /* the region's memfd (stays the caller's) */
+	uint64_t region_id;
+	uint64_t size;
+	uint32_t backing;
+	uint32_t page_shift;
+	uint64_t token[2];
 };
 
 /**
@@ -76,6 +90,21 @@ uint64_t conn_generation(void);
  * that thread's reads notice the request instead.
  */
 bool conn_reclaim_requested(void);
+
+/**
+ * conn_register_locked() - REGISTER @reg on the current connection and wait
+ * for the answer. Only from conn_reregister_hook(), with the connection's
+ * lock held. Returns 0, the daemon's refusal as -errno, or another -errno.
+ */
+int conn_register_locked(const struct conn_registration *reg);
+
+/**
+ * conn_reregister_hook() - provided by the daemon source: a connection to a
+ * new daemon instance (generation @generation) was made; REGISTER every
+ * region held with a token through conn_register_locked(). Runs with the
+ * connection's lock held; takes the fork lock.
+ */
+void conn_reregister_hook(uint64_t generation);
 
 /**
  * conn_atfork_child() - in a child of fork(): close the inherited socket

@@ -62,6 +62,22 @@ void arena_list_del(struct arena_priv *ap)
 	arena_list_unlock();
 }
 
+/**
+ * arena_regions_foreach() - call @fn on the region of every live arena (the
+ * threads' spares among them) and every kept region, under the fork lock:
+ * none can be freed or kept meanwhile. @fn must not take the fork lock.
+ */
+void arena_regions_foreach(void (*fn)(struct region *region, void *data), void *data)
+{
+	struct arena_priv *ap;
+
+	arena_list_lock();
+	for (ap = all_arenas; ap; ap = ap->next)
+		fn(&ap->region, data);
+	retain_foreach_locked(fn, data);
+	arena_list_unlock();
+}
+
 static void atfork_prepare(void)
 {
 	arena_list_lock();

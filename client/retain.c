@@ -256,11 +256,20 @@ void retain_tick(void)
 	bool reclaim = false;
 	uint64_t now;
 
-	if (!retain_limit())
-		return;
 	now = retain_now_ms();
+	if (!retain_limit()) {
+		/* nothing kept; still notice a daemon restart (see below) */
+		if (conn_generation() &&
+		    now - __atomic_load_n(&reclaim_polled_ms, __ATOMIC_RELAXED) >=
+			    RECLAIM_POLL_MS) {
+			__atomic_store_n(&reclaim_polled_ms, now, __ATOMIC_RELAXED);
+			(void)conn_reclaim_requested();
+		}
+		return;
+	}
 	arena_list_lock();
-	if (n_kept_daemon && now - reclaim_polled_ms >= RECLAIM_POLL_MS) {
+	/* also any daemon connection: a daemon restart is noticed, our regions registered */
+	if ((n_kept_daemon || conn_generation()) && now - reclaim_polled_ms >= RECLAIM_POLL_MS) {
 		reclaim_polled_ms = now;
 		arena_list_unlock();
 		reclaim = conn_reclaim_requested();
@@ -343,6 +352,15 @@ void retain_unreserve(size_t bytes)
 	arena_list_lock();
 	spare_bytes -= bytes;
 	arena_list_unlock();
+}
+
+/** retain_foreach_locked() - call @fn on every kept region; the fork lock is held. */
+void retain_foreach_locked(void (*fn)(struct region *region, void *data), void *data)
+{
+	struct arena_priv *ap;
+
+	for (ap = kept_head; ap; ap = ap->next)
+		fn(&ap->region, data);
 }
 
 /**

@@ -3,8 +3,11 @@
  * The daemon region source: regions leased from bhc-arenad (the
  * conversation is docs/PROTOCOL.md's). A region arrives as a sealed, pre-faulted memfd; it is mapped
  * shared and marked MADV_DONTFORK (page tables filled in for small pages,
- * see map_grant()), and its fd is closed at once (the mapping keeps the
- * memory alive). The region arrives zero from its first byte: this source
+ * see map_grant()). Its fd is kept, close-on-exec, while the region is held
+ * if the daemon gave a lease token with it: after a daemon restart the fd
+ * and the token register the region with the new instance (conn.c calls
+ * conn_reregister_hook()). Without a token the fd is closed at once (the
+ * mapping keeps the memory alive). The region arrives zero from its first byte: this source
  * writes the header's info part from the GRANT (region header version 2),
  * arena.c the live part, which the daemon and bhc-arenactl read to see
  * usage as it happens.
@@ -13,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arena-internal.h"
@@ -22,7 +26,34 @@
 /* A daemon region's own state (region->source_data). */
 struct daemon_region {
 	uint64_t generation; /* of the connection holding the lease */
+	int fd; /* the memfd, kept to register the region again; -1 without a token */
+	dev_t dev; /* of that memfd: a program may close descriptors it does not own */
+	ino_t ino;
+	uint64_t token[2];
 };
+
+/*
+ * Is dr->fd still the region's memfd? A program that closed it behind our
+ * back may have reused the number for a file of its own: then it is
+ * forgotten, neither closed nor sent. Returns dr->fd or -1.
+ */
+static int region_fd(struct daemon_region *dr)
+{
+	struct stat st;
+
+	if (dr->fd < 0)
+		return -1;
+	if (fstat(dr->fd, &st) < 0 || st.st_dev != dr->dev || st.st_ino != dr->ino)
+		dr->fd = -1;
+	return dr->fd;
+}
+
+static void close_region_fd(struct daemon_region *dr)
+{
+	if (region_fd(dr) >= 0)
+		close(dr->fd);
+	dr->fd = -1;
+}
 
 /* The ACQUIRE flags for a request: a named backing is asked for strictly. */
 static int request_flags(const struct region_request *req, uint32_t *flagsp)
@@ -137,9 +168,26 @@ static int daemon_acquire(const struct region_request *req, struct region *regio
 		goto out_free;
 
 	r = map_grant(&g, &addr);
-	close(g.fd);
-	if (r < 0)
+	if (r < 0) {
+		close(g.fd);
 		goto out_release;
+	}
+	dr->fd = -1;
+	if (g.has_token) {
+		struct stat st;
+
+		if (fstat(g.fd, &st) == 0) {
+			dr->fd = g.fd;
+			dr->dev = st.st_dev;
+			dr->ino = st.st_ino;
+			dr->token[0] = g.token[0];
+			dr->token[1] = g.token[1];
+		} else {
+			close(g.fd);
+		}
+	} else {
+		close(g.fd);
+	}
 	/* a backing named in the request is that backing or an error */
 	if (req->backing && g.backing != req->backing) {
 		r = -EOPNOTSUPP;
@@ -163,6 +211,7 @@ static int daemon_acquire(const struct region_request *req, struct region *regio
 
 out_unmap:
 	munmap(addr, (size_t)g.size);
+	close_region_fd(dr);
 out_release:
 	(void)conn_release(g.region_id, g.generation);
 out_free:
@@ -177,6 +226,7 @@ static void daemon_release(struct region *region)
 	/* unmap first: the daemon punches the pages out once it hears RELEASE */
 	munmap(region->addr, region->size);
 	(void)conn_release(region->region_id, dr->generation);
+	close_region_fd(dr);
 	free(dr);
 	region->addr = NULL;
 	region->source_data = NULL;
@@ -191,8 +241,50 @@ static bool daemon_reusable(const struct region *region)
 
 static void daemon_forget(struct region *region)
 {
-	free(region->source_data);
+	struct daemon_region *dr = region->source_data;
+
+	if (dr)
+		close_region_fd(dr); /* our copy of the parent's descriptor */
+	free(dr);
 	region->source_data = NULL;
+}
+
+struct reregister {
+	uint64_t generation;
+	bool lost; /* the connection broke: stop */
+};
+
+static void reregister_one(struct region *region, void *data)
+{
+	struct reregister *rr = data;
+	struct daemon_region *dr = region->source_data;
+	struct conn_registration reg;
+	int r;
+
+	if (rr->lost || region->source != &source_daemon || !dr ||
+	    dr->generation == rr->generation || region_fd(dr) < 0)
+		return;
+	reg = (struct conn_registration){
+		.fd = dr->fd,
+		.region_id = region->region_id,
+		.size = region->size,
+		.backing = region->backing,
+		.page_shift = region->page_shift,
+		.token = { dr->token[0], dr->token[1] },
+	};
+	r = conn_register_locked(&reg);
+	if (r == 0)
+		dr->generation = rr->generation;
+	else if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN || r == -ETIMEDOUT)
+		rr->lost = true;
+	/* refused: the region stays ours, unaccounted, as before lease tokens */
+}
+
+void conn_reregister_hook(uint64_t generation)
+{
+	struct reregister rr = { .generation = generation };
+
+	arena_regions_foreach(reregister_one, &rr);
 }
 
 const struct region_source source_daemon = {

@@ -370,6 +370,40 @@ static void pool_metrics(FILE *f, struct json_object *pool)
 	warm_targets(f, ctl_json_array(pool, "warm_targets"));
 }
 
+/* The daemon instance and what it recovered from the one before (daemon.restart). */
+static void restart_metrics(FILE *f, struct json_object *daemon)
+{
+	struct json_object *r = ctl_json_object(daemon, "restart");
+	static const char *const kinds[] = { "leased", "warm" };
+	size_t i;
+
+	if (!r)
+		return;
+	gauge(f, "bhc_arena_instance",
+	      "Instance number of bhc-arenad on this node (one more at every start).",
+	      ctl_json_u64(daemon, "instance", 0));
+	head(f, "bhc_arena_restored_regions", "gauge",
+	     "Regions of the instance before taken back from systemd's fd store at start.");
+	for (i = 0; i < 2; i++) {
+		struct label l = { "state", kinds[i] };
+		char key[32];
+
+		snprintf(key, sizeof(key), "restored_%s", kinds[i]);
+		sample(f, "bhc_arena_restored_regions", &l, 1, ctl_json_u64(r, key, 0));
+	}
+	gauge(f, "bhc_arena_restored_waiting_regions",
+	      "Restored leases whose client has not registered them yet.",
+	      ctl_json_u64(r, "restored_waiting", 0));
+	head(f, "bhc_arena_reregistered_regions_total", "counter",
+	     "Regions of an earlier instance that their clients registered again.");
+	sample(f, "bhc_arena_reregistered_regions_total", NULL, 0,
+	       ctl_json_u64(r, "reregistered_regions", 0));
+	head(f, "bhc_arena_reregister_refused_total", "counter",
+	     "REGISTER requests refused (bad descriptor, token, size or id).");
+	sample(f, "bhc_arena_reregister_refused_total", NULL, 0,
+	       ctl_json_u64(r, "reregister_refused", 0));
+}
+
 static uint64_t count_clamped(struct json_object *regions)
 {
 	size_t i, n = regions ? json_object_array_length(regions) : 0;
@@ -411,6 +445,7 @@ static int snapshot_metrics(FILE *f, struct json_object *snap)
 	}
 	gauge(f, "bhc_arena_start_time_seconds", "Start of bhc-arenad, unix time.",
 	      ctl_json_u64(daemon, "start_time", 0));
+	restart_metrics(f, daemon);
 	pool_metrics(f, pool);
 	backing_family(f, backings, "bhc_arena_regions", "Regions by backing, page size and state.",
 		       NULL, "regions", true);

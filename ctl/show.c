@@ -148,6 +148,36 @@ static const char *sz(uint64_t b, const struct ctl_view *v, char buf[CTL_SIZE_BU
 
 /* --- status ------------------------------------------------------------------------ */
 
+/* The instance, and what the daemon took back from the one before (bhc-arenad(8)). */
+static void restart_line(FILE *f, struct json_object *d, const struct ctl_view *v)
+{
+	struct json_object *r = ctl_json_object(d, "restart");
+	char bytes[CTL_SIZE_BUF];
+
+	if (!r)
+		return;
+	if (!ctl_json_u64(r, "previous_instance", 0)) {
+		line(f, v, "instance    %" PRIu64 " (the first on this node)",
+		     ctl_json_u64(d, "instance", 0));
+		return;
+	}
+	line(f, v,
+	     "instance    %" PRIu64 ", restarted after %" PRIu64 ": %" PRIu64
+	     " regions registered again (%s), %" PRIu64 " refused",
+	     ctl_json_u64(d, "instance", 0), ctl_json_u64(r, "previous_instance", 0),
+	     ctl_json_u64(r, "reregistered_regions", 0),
+	     sz(ctl_json_u64(r, "reregistered_bytes", 0), v, bytes),
+	     ctl_json_u64(r, "reregister_refused", 0));
+	if (ctl_json_bool(r, "fd_store", false))
+		line(f, v,
+		     "fd store    %" PRIu64 " leased and %" PRIu64
+		     " warm regions restored, %" PRIu64 " waiting for their client, %" PRIu64
+		     " let go",
+		     ctl_json_u64(r, "restored_leased", 0), ctl_json_u64(r, "restored_warm", 0),
+		     ctl_json_u64(r, "restored_waiting", 0),
+		     ctl_json_u64(r, "restored_expired", 0));
+}
+
 static void daemon_lines(FILE *f, struct json_object *reply, const struct ctl_view *v)
 {
 	struct json_object *d = ctl_json_object(reply, "daemon");
@@ -162,6 +192,7 @@ static void daemon_lines(FILE *f, struct json_object *reply, const struct ctl_vi
 	     ctl_fmt_time(start, now + 1, when));
 	ctl_sanitize(ctl_json_str(d, "config_file", "(none: built-in defaults)"), cfg, sizeof(cfg));
 	line(f, v, "config      %s", cfg);
+	restart_line(f, d, v);
 	if (ctl_json_str(d, "socket", NULL)) {
 		ctl_sanitize(ctl_json_str(d, "socket", ""), sock, sizeof(sock));
 		line(f, v, "socket      %s", sock);

@@ -765,6 +765,35 @@ static void add_sessions(struct reply *rep, struct server *server)
 	put_u64(rep, o, "users", n_users);
 }
 
+/* What the daemon knows of the instance before it and what it took back (restore.c). */
+static void add_restart(struct reply *rep, struct json_object *d, struct server *server)
+{
+	const struct restore *rs = &server->restore;
+	struct json_object *r;
+	uint64_t n_orphans = 0;
+	struct list_head *pos;
+
+	list_for_each(pos, &rs->orphans)
+		n_orphans++;
+	put_u64(rep, d, "instance", rs->instance);
+	r = put_new(rep, d, "restart", false);
+	if (rs->previous_instance)
+		put_u64(rep, r, "previous_instance", rs->previous_instance);
+	else
+		put_null(rep, r, "previous_instance");
+	put_bool(rep, r, "tokens_persistent", rs->key_persistent);
+	put_bool(rep, r, "fd_store", rs->fdstore);
+	put_u64(rep, r, "restored_regions", rs->n_restored_leased + rs->n_restored_warm);
+	put_u64(rep, r, "restored_leased", rs->n_restored_leased);
+	put_u64(rep, r, "restored_warm", rs->n_restored_warm);
+	put_u64(rep, r, "restored_dropped", rs->n_restored_dropped);
+	put_u64(rep, r, "restored_waiting", n_orphans);
+	put_u64(rep, r, "restored_expired", rs->n_orphans_expired);
+	put_u64(rep, r, "reregistered_regions", rs->n_reregistered);
+	put_u64(rep, r, "reregistered_bytes", rs->reregistered_bytes);
+	put_u64(rep, r, "reregister_refused", rs->n_reregister_refused);
+}
+
 static void add_status(struct reply *rep, struct server *server, uint64_t now_ns)
 {
 	struct config *cfg = server->config;
@@ -780,6 +809,7 @@ static void add_status(struct reply *rep, struct server *server, uint64_t now_ns
 			server->source.path :
 			NULL);
 	put_str(rep, d, "socket", server->socket_path);
+	add_restart(rep, d, server);
 	put_str(rep, d, "admin_group",
 		cfg->admin_group && *cfg->admin_group ? cfg->admin_group : NULL);
 	add_pool(rep, rep->root, server);
@@ -873,7 +903,15 @@ static void region_row(struct reply *rep, struct json_object *arr, struct region
 	if (owner)
 		read_usage(region, &u);
 	put_u64(rep, o, "id", region->id);
-	put_str(rep, o, "state", owner ? "leased" : "warm");
+	/* a lease of an earlier instance kept by the fd store, its client not back yet: restored */
+	put_str(rep, o, "state",
+		owner			       ? "leased" :
+		region->state == REGION_LEASED ? "restored" :
+						 "warm");
+	put_str(rep, o, "origin",
+		region->origin == REGION_REGISTERED ? "registered" :
+		region->origin == REGION_RESTORED   ? "restored" :
+						      "granted");
 	if (owner) {
 		put_u64(rep, o, "client", owner->id);
 		put_u64(rep, o, "pid", (uint64_t)owner->cred.pid);
@@ -883,7 +921,10 @@ static void region_row(struct reply *rep, struct json_object *arr, struct region
 	} else {
 		put_null(rep, o, "client");
 		put_null(rep, o, "pid");
-		put_null(rep, o, "uid");
+		if (region->state == REGION_LEASED)
+			put_u64(rep, o, "uid", region->restored_uid);
+		else
+			put_null(rep, o, "uid");
 		put_null(rep, o, "tag");
 		put_null(rep, o, "job");
 	}
@@ -955,6 +996,16 @@ static void add_regions(struct reply *rep, struct server *server, const struct v
 
 			if (region->state != REGION_WARM)
 				continue;
+			if (req->cmd == CMD_REGIONS && (req->given & M_ID) && region->id != req->id)
+				continue;
+			region_row(rep, arr, region, NULL, now_ns);
+		}
+	}
+	/* leases the fd store kept whose clients have not registered them yet: for admins */
+	if (v->admin && !by_owner) {
+		list_for_each(pos, &server->restore.orphans) {
+			struct region *region = list_entry(pos, struct region, link);
+
 			if (req->cmd == CMD_REGIONS && (req->given & M_ID) && region->id != req->id)
 				continue;
 			region_row(rep, arr, region, NULL, now_ns);

@@ -15,6 +15,7 @@ daemon_bhc_arenad_SOURCES = \
 	daemon/ratelimit.c daemon/ratelimit.h \
 	daemon/reclaim.c daemon/reclaim.h \
 	daemon/region.c daemon/region.h \
+	daemon/restore.c daemon/restore.h \
 	daemon/sd.h \
 	daemon/server.c daemon/server.h \
 	daemon/uring.c daemon/uring.h \

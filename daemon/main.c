@@ -19,6 +19,7 @@
 #include "config.h"
 #include "log.h"
 #include "sd.h"
+#include "restore.h"
 #include "server.h"
 
 #define EXIT_USAGE 2
@@ -36,6 +37,10 @@ static void usage(FILE *f)
 		"                               (--set daemon.log_level=LEVEL)\n"
 		"      --log-prefix             start log lines with <N> syslog priorities\n"
 		"                               (the default when stderr is the journal)\n"
+		"      --state-dir=DIR          keep the node state (instance, token key) in DIR\n"
+		"                               (default: $STATE_DIRECTORY, else %s)\n"
+		"      --restore-wait=MS        how long a lease restored from systemd's fd store\n"
+		"                               waits for its client to register it (60000)\n"
 		"  -f, --foreground             run in the foreground (the daemon never forks;\n"
 		"                               accepted for init scripts)\n"
 		"      --check-config           check the configuration, print it and exit\n"
@@ -44,7 +49,7 @@ static void usage(FILE *f)
 		"\n"
 		"Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration, SIGUSR1 logs\n"
 		"the state of the pool and the clients. See bhc-arenad(8).\n",
-		CONFIG_DEFAULT_PATH);
+		CONFIG_DEFAULT_PATH, "/var/lib/bhc-arena");
 }
 
 static void version(void)
@@ -110,6 +115,8 @@ enum {
 	OPT_SET = 0x100,
 	OPT_LOG_PREFIX,
 	OPT_CHECK_CONFIG,
+	OPT_STATE_DIR,
+	OPT_RESTORE_WAIT,
 };
 
 /* Every warm or leased region holds a descriptor: allow as many as the hard limit does. */
@@ -184,6 +191,8 @@ int main(int argc, char **argv)
 		{ "log-prefix", no_argument, NULL, OPT_LOG_PREFIX },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "restore-wait", required_argument, NULL, OPT_RESTORE_WAIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -219,6 +228,26 @@ int main(int argc, char **argv)
 		case OPT_CHECK_CONFIG:
 			check_config = true;
 			break;
+		case OPT_STATE_DIR:
+			restore_set_state_dir(optarg);
+			break;
+		case OPT_RESTORE_WAIT: {
+			char *end;
+			unsigned long long ms;
+
+			errno = 0;
+			ms = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || *optarg == '-') {
+				fprintf(stderr,
+					"bhc-arenad: --restore-wait: '%s' is not a number of "
+					"milliseconds\n",
+					optarg);
+				sets_free(&sets);
+				return EXIT_USAGE;
+			}
+			restore_set_wait_ms(ms);
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			sets_free(&sets);

@@ -19,6 +19,7 @@
 #include "proto.h"
 #include "ratelimit.h"
 #include "reclaim.h"
+#include "restore.h"
 #include "server.h"
 #include "user.h"
 #include "common/size.h"
@@ -457,6 +458,7 @@ static void handle_hello(struct peer *peer, const struct proto_msg *msg)
 	}
 	peer->said_hello = true;
 	peer->admin = msg->hello.flags & BHC_ARENA_HELLO_ADMIN;
+	peer->lease_tokens = msg->hello.flags & BHC_ARENA_HELLO_LEASE_TOKENS;
 	peer->hello_pid = msg->hello.pid;
 	memcpy(peer->tag, msg->hello.tag, sizeof(peer->tag));
 	if (!peer->admin)
@@ -489,12 +491,23 @@ static void grant(struct peer *peer, struct region *region, uint32_t seq)
 	peer->n_acquired++;
 	peer->user->n_acquired++;
 	job_granted(peer->job);
-	proto_encode_grant(&m, seq, region->id, region->size, region->backing, region->page_shift);
 	server_log_client(peer->server, peer->cred.uid, LOG_DEBUG,
 			  "%s: leased region %" PRIu64 " (%s, %s)",
 			  peer_describe(peer, desc, sizeof(desc)), region->id,
 			  size_format_iec(region->size, size, sizeof(size)),
 			  backing_name(region->backing, region->page_shift));
+	restore_store_lease(peer->server, region, peer->cred.uid);
+	if (peer->lease_tokens) {
+		struct bhc_arena_msg_grant_token t;
+		uint64_t token[2];
+
+		restore_token(peer->server, region, peer->cred.uid, token);
+		proto_encode_grant_token(&t, seq, region->id, region->size, region->backing,
+					 region->page_shift, token);
+		peer_send(peer, &t, sizeof(t), region->fd);
+		return;
+	}
+	proto_encode_grant(&m, seq, region->id, region->size, region->backing, region->page_shift);
 	peer_send(peer, &m, sizeof(m), region->fd);
 }
 
@@ -635,6 +648,15 @@ static void handle_release(struct peer *peer, const struct proto_msg *msg)
 			break;
 		}
 	}
+	if (!region && restore_stale_id(peer->server, msg->release.region_id)) {
+		peer_send_error(peer, ESTALE,
+				"region %" PRIu64 " is of daemon instance %" PRIu64
+				", not of this one (%" PRIu64 "): REGISTER it first",
+				msg->release.region_id,
+				BHC_ARENA_REGION_ID_INSTANCE(msg->release.region_id),
+				peer->server->restore.instance);
+		return;
+	}
 	if (!region) {
 		peer_send_error(peer, ENOENT, "region %" PRIu64 " is not leased on this connection",
 				msg->release.region_id);
@@ -759,6 +781,8 @@ static void dispatch(struct peer *peer, const struct proto_msg *msg)
 	if (!peer->said_hello && msg->type != BHC_ARENA_MSG_HELLO) {
 		proto_set_error(&err, EPROTO, msg->type, msg->seq, true,
 				"expected HELLO first, got %s", proto_type_name(msg->type));
+		if (msg->type == BHC_ARENA_MSG_REGISTER && msg->reg.fd >= 0)
+			close(msg->reg.fd);
 		refuse(peer, &err);
 		return;
 	}
@@ -775,7 +799,32 @@ static void dispatch(struct peer *peer, const struct proto_msg *msg)
 	case BHC_ARENA_MSG_ADMIN:
 		handle_admin(peer, msg);
 		break;
+	case BHC_ARENA_MSG_REGISTER:
+		restore_handle_register(peer, msg, msg->reg.fd);
+		break;
 	}
+}
+
+/*
+ * REGISTER alone brings a descriptor: if the datagram is one, with exactly
+ * one fd, take it out of @mh (the rest is closed as for any message).
+ */
+static int take_register_fd(struct msghdr *mh, const void *buf, ssize_t n)
+{
+	struct bhc_arena_msg_hdr hdr;
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(mh);
+	int fd;
+
+	if (n < (ssize_t)sizeof(hdr) || (mh->msg_flags & MSG_CTRUNC) || !cmsg)
+		return -1;
+	memcpy(&hdr, buf, sizeof(hdr));
+	if (hdr.magic != BHC_ARENA_PROTO_MAGIC || hdr.type != BHC_ARENA_MSG_REGISTER ||
+	    cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS ||
+	    cmsg->cmsg_len != CMSG_LEN(sizeof(int)) || CMSG_NXTHDR(mh, cmsg))
+		return -1;
+	memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+	mh->msg_controllen = 0;
+	return fd;
 }
 
 /* Close every fd in SCM_RIGHTS messages (off the loop); returns how many there were. */
@@ -838,6 +887,7 @@ static bool read_one(struct peer *peer)
 	struct proto_msg msg;
 	char why[96];
 	unsigned int n_fds;
+	int reg_fd;
 	ssize_t n;
 
 	do {
@@ -860,6 +910,7 @@ static bool read_one(struct peer *peer)
 		peer_close(peer, errno == ECONNRESET ? "connection reset" : why, false);
 		return false;
 	}
+	reg_fd = take_register_fd(&mh, buf, n);
 	n_fds = close_passed_fds(&mh);
 	if (n == 0 && !n_fds && !(mh.msg_flags & MSG_CTRUNC) && at_eof(peer)) {
 		peer_close(peer, "closed by the client", false);
@@ -882,11 +933,17 @@ static bool read_one(struct peer *peer)
 	}
 	if (proto_decode(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf), (size_t)n, &msg,
 			 &err) < 0) {
+		if (reg_fd >= 0)
+			closer_close(reg_fd);
 		peer->request_type = err.request_type;
 		peer->request_seq = err.seq;
 		refuse(peer, &err);
 		return !peer->closing && !peer->paused;
 	}
+	if (msg.type == BHC_ARENA_MSG_REGISTER)
+		msg.reg.fd = reg_fd;
+	else if (reg_fd >= 0)
+		closer_close(reg_fd);
 	dispatch(peer, &msg);
 	return !peer->closing && !peer->paused;
 }

@@ -65,6 +65,7 @@ struct peer {
 	/* HELLO */
 	bool said_hello;
 	bool admin; /* BHC_ARENA_HELLO_ADMIN: inspects, holds no leases */
+	bool lease_tokens; /* BHC_ARENA_HELLO_LEASE_TOKENS: grants carry a token */
 	uint32_t hello_pid; /* what the client says its pid is */
 	char tag[BHC_ARENA_TAG_MAX];
 	/* leases */

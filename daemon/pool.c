@@ -274,6 +274,11 @@ static struct region *start_region(struct pool *pool, uint64_t size, uint64_t re
 	struct region *region;
 	int r;
 
+	/* the low bits count; the instance in the high bits must never change underneath */
+	if (((pool->next_region_id + 1) &
+	     ((UINT64_C(1) << BHC_ARENA_REGION_ID_COUNTER_BITS) - 1)) == 0 &&
+	    pool->on_ids_exhausted)
+		pool->next_region_id = pool->on_ids_exhausted(pool);
 	r = region_new(pool, ++pool->next_region_id, size, policy, page_shift, &region);
 	if (r < 0) {
 		snprintf(text, text_len, "out of memory in the daemon");
@@ -330,6 +335,8 @@ static void complete(struct pool_acquire *acq, struct region *region, int err, c
 static int drop_region(struct pool *pool, struct region *region)
 {
 	pool->n_drops_started++;
+	if (pool->on_drop)
+		pool->on_drop(pool, region);
 	if (region->state == REGION_WARM) {
 		list_del(&region->link);
 		region->class->n_warm--;
@@ -378,6 +385,8 @@ static void make_warm(struct pool *pool, struct pool_class *class, struct region
 	class->n_warm++;
 	if (class->n_warm >= class->target)
 		class->settled = true;
+	if (pool->on_warm)
+		pool->on_warm(pool, region);
 	if (!pool->ready) {
 		warm = pool_state_total(pool, REGION_WARM);
 		log_info("reserved %s of %s (%" PRIu64 " warm regions) in %.2f s",
@@ -999,6 +1008,38 @@ void pool_resize(struct pool *pool, struct region *region, uint64_t size)
 	region->size = size;
 	pool->total_bytes += size;
 	account(pool, region, +1);
+}
+
+bool pool_adopt(struct pool *pool, struct region *region, enum region_state state)
+{
+	struct pool_class *class;
+
+	region->pool = pool;
+	if (state == REGION_WARM) {
+		class = find_class(pool, region->size);
+		bool huge = region->backing == BHC_ARENA_BACKING_HUGETLB;
+
+		/* what this pool's policy would have made for the class */
+		if (!class || region->policy != pool->policy ||
+		    (huge && (region->page_shift != pool->page_shift ||
+			      pool->policy == BHC_ARENA_HUGEPAGES_OFF)) ||
+		    (!huge && pool->policy == BHC_ARENA_HUGEPAGES_REQUIRE) ||
+		    class->n_warm + class->n_creating >= class->target)
+			return false;
+		region->state = REGION_NEW;
+		account(pool, region, +1);
+		pool->total_bytes += region->size;
+		list_add_tail(&region->pool_link, &pool->regions);
+		make_warm(pool, class, region);
+		changed(pool);
+		return true;
+	}
+	region->state = REGION_LEASED;
+	account(pool, region, +1);
+	pool->total_bytes += region->size;
+	list_add_tail(&region->pool_link, &pool->regions);
+	changed(pool);
+	return true;
 }
 
 void pool_abandon(struct pool *pool, struct region *region)

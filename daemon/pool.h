@@ -153,6 +153,11 @@ struct pool {
 	void (*on_stopped)(struct pool *pool);
 	/* a region whose acquire went away (region->charged) is made or gone */
 	void (*on_uncharge)(struct pool *pool, struct region *region);
+	/* the id counter of this instance ran out: the first id of a new block */
+	uint64_t (*on_ids_exhausted)(struct pool *pool);
+	/* a region became warm, or is being dropped (the fd store, restore.c) */
+	void (*on_warm)(struct pool *pool, struct region *region);
+	void (*on_drop)(struct pool *pool, struct region *region);
 };
 
 /** pool_init() - set up @pool from @cfg; nothing is reserved until pool_start(). */
@@ -209,6 +214,15 @@ void pool_abandon(struct pool *pool, struct region *region);
  * @size bytes for it from now on.
  */
 void pool_resize(struct pool *pool, struct region *region, uint64_t size);
+
+/**
+ * pool_adopt() - count @region, of an earlier daemon instance (fd open,
+ * size, backing and page_shift set), in @state: REGION_LEASED (the caller
+ * lists it with its owner) or REGION_WARM (kept if a warm class of its size,
+ * policy and page size has room). Returns false if it was not taken: the
+ * caller still owns it.
+ */
+bool pool_adopt(struct pool *pool, struct region *region, enum region_state state);
 
 /** pool_stop() - drop warm regions, wait for regions in transit; on_stopped runs at the end. */
 void pool_stop(struct pool *pool);

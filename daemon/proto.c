@@ -15,6 +15,9 @@ _Static_assert(sizeof(struct bhc_arena_msg_release) == 24, "release layout");
 _Static_assert(sizeof(struct bhc_arena_msg_released) == 24, "released layout");
 _Static_assert(sizeof(struct bhc_arena_msg_error) == 216, "error layout");
 _Static_assert(sizeof(struct bhc_arena_msg_admin_reply) == 24, "admin reply layout");
+_Static_assert(sizeof(struct bhc_arena_msg_grant_token) == 64, "grant with token layout");
+_Static_assert(sizeof(struct bhc_arena_msg_register) == 56, "register layout");
+_Static_assert(sizeof(struct bhc_arena_msg_registered) == 24, "registered layout");
 _Static_assert(sizeof(struct bhc_arena_region_info) == 64, "region info layout");
 _Static_assert(sizeof(struct bhc_arena_region_live) == 64, "region live layout");
 _Static_assert(sizeof(struct bhc_arena_region_state) == 64, "region state layout");
@@ -33,6 +36,8 @@ const char *proto_type_name(uint16_t type)
 		[BHC_ARENA_MSG_ADMIN] = "ADMIN",
 		[BHC_ARENA_MSG_ADMIN_REPLY] = "ADMIN_REPLY",
 		[BHC_ARENA_MSG_RECLAIM] = "RECLAIM",
+		[BHC_ARENA_MSG_REGISTER] = "REGISTER",
+		[BHC_ARENA_MSG_REGISTERED] = "REGISTERED",
 	};
 
 	if (type < ARRAY_SIZE(names) && names[type])
@@ -60,9 +65,11 @@ static int decode_hello(const struct bhc_arena_msg_hello *m, struct proto_msg *m
 {
 	size_t i;
 
-	if (m->flags & ~BHC_ARENA_HELLO_ADMIN) {
+	const uint32_t known = BHC_ARENA_HELLO_ADMIN | BHC_ARENA_HELLO_LEASE_TOKENS;
+
+	if (m->flags & ~known) {
 		proto_set_error(err, EINVAL, m->hdr.type, m->hdr.seq, false,
-				"unknown HELLO flags 0x%x", m->flags & ~BHC_ARENA_HELLO_ADMIN);
+				"unknown HELLO flags 0x%x", m->flags & ~known);
 		return -EBADMSG;
 	}
 	for (i = 0; i < BHC_ARENA_TAG_MAX && m->tag[i]; i++) {
@@ -168,8 +175,13 @@ int proto_decode(const void *buf, size_t avail, size_t datagram_len, struct prot
 	case BHC_ARENA_MSG_RELEASE:
 		want = sizeof(struct bhc_arena_msg_release);
 		break;
+	case BHC_ARENA_MSG_REGISTER:
+		want = sizeof(struct bhc_arena_msg_register);
+		break;
 	case BHC_ARENA_MSG_ADMIN:
 		break;
+	case BHC_ARENA_MSG_RECLAIM:
+	case BHC_ARENA_MSG_REGISTERED:
 	case BHC_ARENA_MSG_WELCOME:
 	case BHC_ARENA_MSG_GRANT:
 	case BHC_ARENA_MSG_RELEASED:
@@ -209,6 +221,19 @@ int proto_decode(const void *buf, size_t avail, size_t datagram_len, struct prot
 
 		memcpy(&m, buf, sizeof(m));
 		msg->release.region_id = m.region_id;
+		return 0;
+	}
+	case BHC_ARENA_MSG_REGISTER: {
+		struct bhc_arena_msg_register m;
+
+		memcpy(&m, buf, sizeof(m));
+		msg->reg.region_id = m.region_id;
+		msg->reg.size = m.size;
+		msg->reg.backing = m.backing;
+		msg->reg.page_shift = m.page_shift;
+		msg->reg.token[0] = m.token[0];
+		msg->reg.token[1] = m.token[1];
+		msg->reg.fd = -1;
 		return 0;
 	}
 	default: /* BHC_ARENA_MSG_ADMIN */
@@ -256,6 +281,24 @@ void proto_encode_grant(struct bhc_arena_msg_grant *m, uint32_t seq, uint64_t re
 	m->page_shift = page_shift;
 	m->header_size = BHC_ARENA_REGION_HEADER_SIZE;
 	m->header_version = BHC_ARENA_REGION_VERSION;
+}
+
+void proto_encode_grant_token(struct bhc_arena_msg_grant_token *m, uint32_t seq, uint64_t region_id,
+			      uint64_t size, uint32_t backing, uint32_t page_shift,
+			      const uint64_t token[2])
+{
+	memset(m, 0, sizeof(*m));
+	proto_encode_grant(&m->grant, seq, region_id, size, backing, page_shift);
+	m->grant.hdr.length = sizeof(*m);
+	m->token[0] = token[0];
+	m->token[1] = token[1];
+}
+
+void proto_encode_registered(struct bhc_arena_msg_registered *m, uint32_t seq, uint64_t region_id)
+{
+	memset(m, 0, sizeof(*m));
+	encode_hdr(&m->hdr, BHC_ARENA_MSG_REGISTERED, sizeof(*m), seq);
+	m->region_id = region_id;
 }
 
 void proto_encode_released(struct bhc_arena_msg_released *m, uint32_t seq, uint64_t region_id)

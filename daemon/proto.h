@@ -33,6 +33,14 @@ struct proto_msg {
 			uint64_t region_id;
 		} release;
 		struct {
+			uint64_t region_id;
+			uint64_t size;
+			uint32_t backing;
+			uint32_t page_shift;
+			uint64_t token[2];
+			int fd; /* the memfd that came with it (set by the reader), or -1 */
+		} reg; /* REGISTER */
+		struct {
 			const char *json; /* not NUL-terminated */
 			size_t len; /* >= 1 */
 		} admin;
@@ -57,7 +65,6 @@ struct proto_error {
 int proto_decode(const void *buf, size_t avail, size_t datagram_len, struct proto_msg *msg,
 		 struct proto_error *err);
 
-
 /** proto_set_error() - fill @err (printf-style text, truncated to fit). */
 __attribute__((format(printf, 6, 7))) void proto_set_error(struct proto_error *err, int error,
 							   uint16_t request_type, uint32_t seq,
@@ -71,6 +78,14 @@ void proto_encode_welcome(struct bhc_arena_msg_welcome *m, uint32_t seq, uint64_
 /** proto_encode_grant() - fill a GRANT reply (the fd travels beside it). */
 void proto_encode_grant(struct bhc_arena_msg_grant *m, uint32_t seq, uint64_t region_id,
 			uint64_t size, uint32_t backing, uint32_t page_shift);
+
+/** proto_encode_grant_token() - a GRANT with the lease token (HELLO asked for tokens). */
+void proto_encode_grant_token(struct bhc_arena_msg_grant_token *m, uint32_t seq, uint64_t region_id,
+			      uint64_t size, uint32_t backing, uint32_t page_shift,
+			      const uint64_t token[2]);
+
+/** proto_encode_registered() - fill a REGISTERED reply. */
+void proto_encode_registered(struct bhc_arena_msg_registered *m, uint32_t seq, uint64_t region_id);
 
 /** proto_encode_released() - fill a RELEASED reply. */
 void proto_encode_released(struct bhc_arena_msg_released *m, uint32_t seq, uint64_t region_id);

@@ -39,6 +39,17 @@ enum region_state {
 	REGION_DROPPING, /* being punched and closed; never used again */
 };
 
+/* Where a region came from (restore.c). */
+enum region_origin {
+	REGION_MADE = 0, /* made by this instance */
+	REGION_REGISTERED, /* of an earlier instance, handed back by its client (REGISTER) */
+	REGION_RESTORED, /* of an earlier instance, given back by systemd's fd store */
+};
+
+/* A region's entries in systemd's fd store (restore.c). */
+#define REGION_STORED_WARM 0x1u
+#define REGION_STORED_LEASE 0x2u
+
 /* A region; owned by the pool (pool.c frees it). */
 struct region {
 	struct pool *pool;
@@ -70,6 +81,12 @@ struct region {
 	struct list_head release_link; /* DROPPING on a RELEASE: peer->releasing */
 	uint32_t release_seq; /* that RELEASE's seq, for the RELEASED */
 	char error[BHC_ARENA_ERROR_TEXT_MAX]; /* why creation failed */
+	/* restarts (restore.c) */
+	uint64_t dev, ino; /* of the memfd, for lease tokens; 0 until read */
+	enum region_origin origin;
+	unsigned int stored; /* REGION_STORED_* */
+	uint32_t restored_uid; /* a restored lease waiting for its client: the lessee's uid */
+	uint64_t restored_ns; /* CLOCK_REALTIME when an earlier instance's region came back */
 };
 
 /* What a client's live header says, clamped to what is possible. */

@@ -34,6 +34,17 @@ static inline int sd_notify(int unset_environment, const char *state)
 	return 0;
 }
 
+static inline int sd_listen_fds_with_names(int unset_environment, char ***names)
+{
+	return 0;
+}
+
+static inline int sd_pid_notify_with_fds(int pid, int unset_environment, const char *state,
+					 const int *fds, unsigned n_fds)
+{
+	return 0;
+}
+
 static inline int sd_watchdog_enabled(int unset_environment, uint64_t *usec)
 {
 	return 0;

@@ -357,6 +357,7 @@ void server_stop(struct server *server, const char *why)
 		}
 		peer_close(peer, "the daemon is stopping", true);
 	}
+	restore_stop(server);
 	pool_stop(&server->pool);
 	uring_stop(&server->uring, on_uring_stopped);
 }
@@ -635,13 +636,13 @@ static int check_existing(const char *path)
 	return -EADDRINUSE;
 }
 
-static int listen_activated(struct server *server)
+/* @n sockets passed by systemd (the fd store's descriptors aside), the first at @fd. */
+static int listen_activated(struct server *server, int n, int fd)
 {
 	struct sockaddr_un sa;
 	socklen_t len = sizeof(sa);
-	int n, fd, flags;
+	int flags;
 
-	n = sd_listen_fds(1);
 	if (n < 0) {
 		log_err("socket activation: %s", strerror(-n));
 		return n;
@@ -652,7 +653,6 @@ static int listen_activated(struct server *server)
 		log_err("socket activation passed %d sockets; expected one", n);
 		return -EINVAL;
 	}
-	fd = SD_LISTEN_FDS_START;
 	if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
 		log_err("the activated socket is not a listening AF_UNIX SOCK_SEQPACKET socket");
 		return -EINVAL;
@@ -758,13 +758,14 @@ static void on_pool_short(struct pool *pool, uint64_t bytes, uint32_t huge_shift
 int server_start(struct server *server)
 {
 	uint64_t usec = 0;
-	int r;
+	int r, n_passed, passed_fd;
 
 	r = closer_start();
 	if (r < 0)
 		log_warning("cannot start the closing thread: %s; fds clients send are closed "
 			    "on the loop",
 			    strerror(-r));
+	n_passed = restore_init(server, &passed_fd);
 	r = start_signal(server, &server->sig_term, SIGTERM);
 	if (r == 0)
 		r = start_signal(server, &server->sig_int, SIGINT);
@@ -795,7 +796,7 @@ int server_start(struct server *server)
 		goto out_stop;
 	}
 	/* Listen first: clients may connect while the pool is being reserved. */
-	r = listen_activated(server);
+	r = listen_activated(server, n_passed, passed_fd);
 	if (r == 0)
 		r = listen_create(server);
 	if (r < 0)
@@ -833,6 +834,7 @@ int server_start(struct server *server)
 	server->pool.on_short = on_pool_short;
 	server->pool.on_stopped = on_pool_stopped;
 	server->pool.on_uncharge = on_pool_uncharge;
+	restore_start(server);
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 2000) {
 		uv_timer_start(&server->watchdog, on_watchdog, usec / 2000, usec / 2000);
 		log_info("systemd watchdog: pinging every %" PRIu64 " ms", usec / 2000);
@@ -903,6 +905,7 @@ void server_free(struct server *server)
 	if (server->listen_fd >= 0)
 		close(server->listen_fd);
 	free(server->socket_path);
+	restore_free(server);
 	config_free(server->config);
 	while (!list_empty(&server->jobs))
 		job_free(list_first_entry(&server->jobs, struct job, link));

@@ -23,6 +23,7 @@
 #include "list.h"
 #include "pool.h"
 #include "ratelimit.h"
+#include "restore.h"
 #include "uring.h"
 
 /* The daemon; one per process, made by main(). */
@@ -32,6 +33,7 @@ struct server {
 	struct config_source source; /* where it came from, for reloads (main's memory) */
 	struct uring uring;
 	struct pool pool;
+	struct restore restore; /* instance, lease tokens, fd store (restore.c) */
 	/* the listening socket */
 	int listen_fd;
 	uv_poll_t listener;

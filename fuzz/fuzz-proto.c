@@ -48,7 +48,8 @@ static void check_accepted(const uint8_t *buf, size_t len, const struct proto_ms
 	switch (msg->type) {
 	case BHC_ARENA_MSG_HELLO:
 		CHECK(len == sizeof(struct bhc_arena_msg_hello));
-		CHECK((msg->hello.flags & ~BHC_ARENA_HELLO_ADMIN) == 0);
+		CHECK((msg->hello.flags &
+		       ~(BHC_ARENA_HELLO_ADMIN | BHC_ARENA_HELLO_LEASE_TOKENS)) == 0);
 		CHECK(memchr(msg->hello.tag, '\0', sizeof(msg->hello.tag)) != NULL);
 		CHECK(bhc_arena_tag_valid(msg->hello.tag));
 		break;
@@ -63,6 +64,9 @@ static void check_accepted(const uint8_t *buf, size_t len, const struct proto_ms
 		break;
 	case BHC_ARENA_MSG_RELEASE:
 		CHECK(len == sizeof(struct bhc_arena_msg_release));
+		break;
+	case BHC_ARENA_MSG_REGISTER:
+		CHECK(len == sizeof(struct bhc_arena_msg_register));
 		break;
 	case BHC_ARENA_MSG_ADMIN:
 		CHECK(msg->admin.len >= 1);

@@ -23,7 +23,7 @@ fuzz_daemon_srcs = \
 	$(srcdir)/daemon/peer.c $(srcdir)/daemon/pool.c $(srcdir)/daemon/proto.c \
 	$(srcdir)/daemon/ratelimit.c \
 	$(srcdir)/daemon/region.c $(srcdir)/daemon/server.c $(srcdir)/daemon/uring.c \
-	$(srcdir)/daemon/user.c $(srcdir)/daemon/reclaim.c $(srcdir)/daemon/job.c $(fuzz_common_srcs)
+	$(srcdir)/daemon/user.c $(srcdir)/daemon/reclaim.c $(srcdir)/daemon/job.c $(srcdir)/daemon/restore.c $(fuzz_common_srcs)
 # What the daemon takes from common/.
 fuzz_common_srcs = $(srcdir)/common/backing.c $(srcdir)/common/size.c $(srcdir)/common/sysfs.c
 fuzz_daemon_hdrs = \
@@ -35,6 +35,7 @@ fuzz_daemon_hdrs = \
 	$(srcdir)/daemon/server.h $(srcdir)/daemon/uring.h $(srcdir)/daemon/user.h \
 	$(srcdir)/daemon/reclaim.h \
 	$(srcdir)/daemon/job.h \
+	$(srcdir)/daemon/restore.h \
 	$(srcdir)/include/bhc/arena-protocol.h
 
 fuzz/fuzz-proto: $(srcdir)/fuzz/fuzz-proto.c $(srcdir)/daemon/proto.c $(fuzz_daemon_hdrs) config.h

@@ -314,6 +314,23 @@ static int count_fds(const char *prefix)
 
 /* --- one arena, seen from both sides ------------------------------------------------ */
 
+static int no_reregister_child(void *arg)
+{
+	struct bhc_arena *a;
+	int r;
+
+	(void)arg;
+	if (setenv("BHC_ARENA_REREGISTER", "0", 1) < 0)
+		child_fail(1, "setenv");
+	r = bhc_arena_new(1 * MiB, &a);
+	if (r < 0)
+		child_fail(2, "bhc_arena_new: %s", strerror(-r));
+	if (count_fds("/memfd:") != 0)
+		child_fail(3, "the memfd was kept without lease tokens");
+	bhc_arena_free(a);
+	return 0;
+}
+
 START_TEST(test_daemon_arena)
 {
 	const struct bhc_arena_region_live *live;
@@ -340,8 +357,11 @@ START_TEST(test_daemon_arena)
 		      st.backing_name, line);
 	ck_assert_int_ne(st.backing, BHC_ARENA_BACKING_HUGETLB);
 	ck_assert_int_eq(n_connections(getpid()), 1);
-	/* the memfd was closed once mapped; the connection is one socket */
-	ck_assert_int_eq(count_fds("/memfd:"), 0);
+	/*
+	 * the memfd is kept (close-on-exec) with the lease token, to register the
+	 * region again after a daemon restart; the connection is one socket
+	 */
+	ck_assert_int_eq(count_fds("/memfd:"), 1);
 	ck_assert_int_eq(count_fds("socket:"), 1);
 
 	/* the info header the library wrote from the GRANT */
@@ -396,9 +416,13 @@ START_TEST(test_daemon_arena)
 	test_region_probe(start, st.region_size, &probe);
 	bhc_arena_free(a);
 	ck_assert(test_region_gone(&probe));
+	ck_assert_int_eq(count_fds("/memfd:"), 0);
 	ck_assert(wait_leases(getpid(), 0, 5000));
 	/* one connection served all of it */
 	ck_assert_int_eq(n_connections(getpid()), 1);
+
+	/* BHC_ARENA_REREGISTER=0 (read at connect): no lease tokens, the memfd closed once mapped */
+	reap_ok(spawn(no_reregister_child, NULL), 20000, "client with BHC_ARENA_REREGISTER=0");
 	daemon_stop();
 }
 END_TEST
@@ -552,7 +576,8 @@ START_TEST(test_auto_absent_and_timeout)
 	ck_assert_uint_eq(hello.hdr.length, sizeof(hello));
 	ck_assert_uint_ne(hello.hdr.seq, 0);
 	ck_assert_uint_eq(hello.pid, (uint32_t)getpid());
-	ck_assert_uint_eq(hello.flags, 0);
+	/* the library asks for lease tokens (a daemon that does not know them says EINVAL) */
+	ck_assert_uint_eq(hello.flags, BHC_ARENA_HELLO_LEASE_TOKENS);
 	ck_assert_str_eq(hello.tag, "job-7");
 	/* the client gave that connection up: it is closed */
 	ck_assert(bhc_test_closed(cfd, 2000));
@@ -1559,8 +1584,14 @@ static void restart(bool hard)
 	daemon_restart();
 	ck_assert(bhc_test_pattern_verify(pa, len_a, 0xa11ce));
 	if (hard) {
-		/* first a new arena (a new connection), then the old one goes */
+		/*
+		 * First a new arena: the new connection registers the region the
+		 * process still holds (lease token), so the new daemon knows both;
+		 * then the old one goes back to it.
+		 */
 		b = daemon_arena(1 * MiB, &st_b);
+		ck_assert(wait_leases(getpid(), 2, 5000));
+		ck_assert_int_eq(log_count_pid(getpid(), "registered region"), 1);
 		bhc_arena_free(a);
 	} else {
 		/* the old one goes first (nothing to tell anyone), then a new connection */

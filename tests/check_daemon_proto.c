@@ -181,6 +181,62 @@ START_TEST(test_release_admin)
 }
 END_TEST
 
+/* The restart extension: the HELLO flag, REGISTER in, GRANT with a token and REGISTERED out. */
+START_TEST(test_register)
+{
+	struct bhc_arena_msg_hello h = make_hello("t", BHC_ARENA_HELLO_LEASE_TOKENS);
+	struct bhc_arena_msg_register m;
+	struct bhc_arena_msg_grant_token g;
+	struct bhc_arena_msg_registered ok;
+	uint64_t token[2] = { 0x1122334455667788u, 0x99aabbccddeeff00u };
+	unsigned char big[sizeof(m) + 8];
+	struct proto_error err;
+	struct proto_msg msg;
+
+	ck_assert_int_eq(decode(&h, sizeof(h), &msg, &err), 0);
+	ck_assert_uint_eq(msg.hello.flags, BHC_ARENA_HELLO_LEASE_TOKENS);
+
+	memset(&m, 0, sizeof(m));
+	hdr(&m.hdr, BHC_ARENA_MSG_REGISTER, sizeof(m), 11);
+	m.region_id = (UINT64_C(3) << 32) | 5;
+	m.size = 16u << 20;
+	m.backing = BHC_ARENA_BACKING_HUGETLB;
+	m.page_shift = 21;
+	m.token[0] = token[0];
+	m.token[1] = token[1];
+	ck_assert_int_eq(decode(&m, sizeof(m), &msg, &err), 0);
+	ck_assert_uint_eq(msg.type, BHC_ARENA_MSG_REGISTER);
+	ck_assert_uint_eq(msg.seq, 11);
+	ck_assert_uint_eq(msg.reg.region_id, (UINT64_C(3) << 32) | 5);
+	ck_assert_uint_eq(BHC_ARENA_REGION_ID_INSTANCE(msg.reg.region_id), 3);
+	ck_assert_uint_eq(msg.reg.size, 16u << 20);
+	ck_assert_uint_eq(msg.reg.backing, BHC_ARENA_BACKING_HUGETLB);
+	ck_assert_uint_eq(msg.reg.page_shift, 21);
+	ck_assert(msg.reg.token[0] == token[0] && msg.reg.token[1] == token[1]);
+	ck_assert_int_eq(msg.reg.fd, -1);
+	/* any other length is refused */
+	memset(big, 0, sizeof(big));
+	memcpy(big, &m, sizeof(m));
+	((struct bhc_arena_msg_hdr *)(void *)big)->length = sizeof(big);
+	ck_assert_int_eq(decode(big, sizeof(big), &msg, &err), -EBADMSG);
+	ck_assert_int_eq(err.error, EBADMSG);
+	/* REGISTERED comes from the daemon, never to it */
+	proto_encode_registered(&ok, 11, m.region_id);
+	ck_assert_int_eq(decode(&ok, sizeof(ok), &msg, &err), -EBADMSG);
+
+	proto_encode_grant_token(&g, 4, 9, 2u << 20, BHC_ARENA_BACKING_SMALL, 12, token);
+	ck_assert_uint_eq(g.grant.hdr.type, BHC_ARENA_MSG_GRANT);
+	ck_assert_uint_eq(g.grant.hdr.length, 64);
+	ck_assert_uint_eq(g.grant.region_id, 9);
+	ck_assert_uint_eq(g.grant.header_size, BHC_ARENA_REGION_HEADER_SIZE);
+	ck_assert(g.token[0] == token[0] && g.token[1] == token[1]);
+	ck_assert_uint_eq(ok.hdr.type, BHC_ARENA_MSG_REGISTERED);
+	ck_assert_uint_eq(ok.hdr.length, sizeof(ok));
+	ck_assert_uint_eq(ok.hdr.seq, 11);
+	ck_assert_str_eq(proto_type_name(BHC_ARENA_MSG_REGISTER), "REGISTER");
+}
+END_TEST
+
 START_TEST(test_header_refused)
 {
 	struct bhc_arena_msg_hello m = make_hello("t", 0);
@@ -510,6 +566,7 @@ int main(void)
 	tcase_add_test(tc, test_acquire_refused);
 	tcase_add_test(tc, test_release_admin);
 	tcase_add_test(tc, test_header_refused);
+	tcase_add_test(tc, test_register);
 	tcase_add_test(tc, test_random_input);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("encode");

@@ -1077,7 +1077,7 @@ START_TEST(test_refusals_before_hello)
 	/* §4 step 1.7: bad fields: EINVAL */
 	memset(b, 0, sizeof(b));
 	hdr(b, T_HELLO, SZ_HELLO, 7);
-	put32(b, 20, 0x2); /* unknown HELLO flag */
+	put32(b, 20, 0x80000000); /* a HELLO flag no version defines */
 	refused_before_hello(b, SZ_HELLO, -1, EINVAL, 7, T_HELLO);
 	memset(b, 0, sizeof(b));
 	hdr(b, T_HELLO, SZ_HELLO, 7);

@@ -9,6 +9,7 @@ include tests/client.mk
 include tests/daemon.mk
 include tests/arenactl.mk
 include tests/reliability.mk
+include tests/restart.mk
 include tests/hostile.mk
 
 # Mutation testing: deliberate bugs (scripts/mutants.txt) applied one at a

@@ -35,7 +35,7 @@ tests_check_fuzz_config_LDADD = $(fuzz_corpus_libs)
 tests_check_fuzz_admin_SOURCES = tests/check_reliability_corpus.c fuzz/fuzz-admin.c \
 	daemon/admin.c daemon/closer.c daemon/config.c daemon/log.c daemon/peer.c daemon/pool.c \
 	daemon/proto.c daemon/ratelimit.c daemon/region.c daemon/server.c daemon/uring.c \
-	daemon/user.c daemon/reclaim.c daemon/job.c
+	daemon/user.c daemon/reclaim.c daemon/job.c daemon/restore.c
 tests_check_fuzz_admin_CPPFLAGS = $(fuzz_corpus_cppflags) -DFUZZ_TARGET='"admin"' -DFUZZ_VALID_ADMIN
 tests_check_fuzz_admin_CFLAGS = $(fuzz_corpus_cflags) $(LIBUV_CFLAGS) $(LIBURING_CFLAGS) \
 	$(JSONC_CFLAGS) $(LIBSYSTEMD_CFLAGS)

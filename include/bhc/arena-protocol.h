@@ -49,6 +49,8 @@ enum bhc_arena_msg_type {
 	BHC_ARENA_MSG_ADMIN = 8, /* client -> daemon, JSON request */
 	BHC_ARENA_MSG_ADMIN_REPLY = 9, /* daemon -> client, JSON reply */
 	BHC_ARENA_MSG_RECLAIM = 10, /* daemon -> client, unsolicited (seq 0) */
+	BHC_ARENA_MSG_REGISTER = 11, /* client -> daemon, carries one fd (lease tokens only) */
+	BHC_ARENA_MSG_REGISTERED = 12, /* daemon -> client */
 };
 
 /* Every message starts with this header. */
@@ -62,6 +64,13 @@ struct bhc_arena_msg_hdr {
 
 /* hello.flags */
 #define BHC_ARENA_HELLO_ADMIN 0x1u /* admin/inspection session, holds no leases */
+/*
+ * The client wants lease tokens: every GRANT on this connection is a
+ * struct bhc_arena_msg_grant_token (64 bytes), and REGISTER is allowed.
+ * A daemon that does not know the flag refuses the HELLO (EINVAL) and closes
+ * the connection: the client connects again without it.
+ */
+#define BHC_ARENA_HELLO_LEASE_TOKENS 0x2u
 
 struct bhc_arena_msg_hello {
 	struct bhc_arena_msg_hdr hdr;
@@ -133,6 +142,47 @@ struct bhc_arena_msg_grant {
 	uint32_t header_size; /* BHC_ARENA_REGION_HEADER_SIZE: data starts here */
 	uint32_t header_version; /* BHC_ARENA_REGION_VERSION */
 };
+
+/*
+ * A GRANT on a connection whose HELLO had BHC_ARENA_HELLO_LEASE_TOKENS: the
+ * 48-byte GRANT followed by the lease token, a MAC the daemon computed over
+ * the region (id, size, backing, page size, memfd inode, lessee uid) with a
+ * node secret. The client keeps the memfd and the token and, after the
+ * daemon restarted, hands both back with REGISTER.
+ */
+struct bhc_arena_msg_grant_token {
+	struct bhc_arena_msg_grant grant;
+	uint64_t token[2];
+};
+
+/*
+ * REGISTER: "I still hold this region of an earlier daemon instance; count
+ * it as mine". Carries the region's memfd in SCM_RIGHTS (exactly one). The
+ * daemon checks the fd (a sealed memfd of that size and backing), the token
+ * and the id (of an earlier instance, not registered yet) and answers
+ * REGISTERED, or ERROR and charges nobody.
+ */
+struct bhc_arena_msg_register {
+	struct bhc_arena_msg_hdr hdr;
+	uint64_t region_id;
+	uint64_t size;
+	uint32_t backing;
+	uint32_t page_shift;
+	uint64_t token[2];
+};
+
+struct bhc_arena_msg_registered {
+	struct bhc_arena_msg_hdr hdr;
+	uint64_t region_id;
+};
+
+/*
+ * Region ids: the daemon instance in the high bits, a counter in the low
+ * ones, so that no id names two regions across restarts. The instance is
+ * a counter the daemon keeps in its state directory; ids stay below 2^53.
+ */
+#define BHC_ARENA_REGION_ID_COUNTER_BITS 32u
+#define BHC_ARENA_REGION_ID_INSTANCE(id) ((id) >> BHC_ARENA_REGION_ID_COUNTER_BITS)
 
 struct bhc_arena_msg_release {
 	struct bhc_arena_msg_hdr hdr;
