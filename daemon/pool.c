@@ -942,7 +942,7 @@ static void retry_drop_waiters(struct pool *pool)
 	struct list_head waiters;
 	struct pool_acquire *acq;
 	struct proto_error err;
-	struct region *region;
+	struct region *region = NULL;
 	int r;
 
 	if (list_empty(&pool->drop_waiters))
