@@ -681,7 +681,8 @@ static void adopt_stored(struct server *server)
 	struct stat st;
 	size_t i;
 
-	qsort(stored, n_stored, sizeof(*stored), cmp_stored);
+	if (n_stored)
+		qsort(stored, n_stored, sizeof(*stored), cmp_stored);
 	for (i = 0; i < n_stored; i++) {
 		struct stored_fd *s = &stored[i];
 
