@@ -931,6 +931,7 @@ END_TEST
 /* §7, §8: a region granted on another connection is not leased on this one. */
 START_TEST(test_release_other_connection)
 {
+	struct json_object *row;
 	struct grant g;
 	int a, b;
 
@@ -941,8 +942,9 @@ START_TEST(test_release_other_connection)
 	close(g.fd);
 	send_release(b, 2, g.id);
 	expect_error(b, ENOENT, 2, T_RELEASE);
-	ck_assert_ptr_nonnull(region_row(g.id)); /* still a's */
-	json_object_put(region_row(g.id));
+	row = region_row(g.id); /* still a's */
+	ck_assert_ptr_nonnull(row);
+	json_object_put(row);
 	release(a, 3, g.id);
 	close(a);
 	close(b);

@@ -198,6 +198,8 @@ int bhc_test_daemon_spawn(struct bhc_test_daemon *d, const char *const *args)
 			dup2(null, STDIN_FILENO);
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
+		/* the node state (instance, token key) of the test's own, not the host's */
+		setenv("STATE_DIRECTORY", d->dir, 1);
 		for (i = 0; i < d->n_env; i++)
 			putenv(d->env[i]);
 		if (d->listen_fd >= 0) {
