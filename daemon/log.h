@@ -38,7 +38,7 @@ bool log_enabled(int level);
 __attribute__((format(printf, 2, 3))) void log_msg(int level, const char *fmt, ...);
 
 /** log_msgv() - log_msg() with a va_list. */
-void log_msgv(int level, const char *fmt, va_list ap);
+__attribute__((format(printf, 2, 0))) void log_msgv(int level, const char *fmt, va_list ap);
 
 #define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)
