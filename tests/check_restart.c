@@ -245,7 +245,7 @@ struct held_arena {
 	uint64_t seed;
 };
 
-static void client_say(int fd, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void client_say(int fd, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;

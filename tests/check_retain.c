@@ -152,6 +152,7 @@ static bool all_zero(const unsigned char *p, size_t len)
 /* The same region, its own bytes left as they were, a fresh arena on it. */
 static void check_reused(const char *mode)
 {
+	const struct bhc_arena_region_state *kept;
 	struct bhc_arena_stats st;
 	struct bhc_arena *a, *b;
 	unsigned char *p;
@@ -167,10 +168,8 @@ static void check_reused(const char *mode)
 	bhc_arena_free(a);
 	/* kept: still mapped here, and marked so for the daemon */
 	ck_assert(test_is_mapped(start, 4096));
-	ck_assert_uint_eq(
-		((const struct bhc_arena_region_state *)(start + BHC_ARENA_REGION_STATE_OFFSET))
-			->use,
-		BHC_ARENA_REGION_KEPT);
+	kept = (const void *)(start + BHC_ARENA_REGION_STATE_OFFSET);
+	ck_assert_uint_eq(kept->use, BHC_ARENA_REGION_KEPT);
 
 	b = arena_new(CAP16);
 	ck_assert_ptr_eq(test_region_start(b), start);
