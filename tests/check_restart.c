@@ -55,6 +55,19 @@
 #define N_ARENAS 2
 #define ARENA_CAP ((size_t)(16 * MiB) - BHC_ARENA_REGION_HEADER_SIZE)
 
+/* The fd store needs libsystemd's sd_pid_notify_with_fds(). */
+#ifdef HAVE_LIBSYSTEMD
+#define HAVE_FD_STORE 1
+#else
+#define HAVE_FD_STORE 0
+#endif
+
+static void need_fd_store(void)
+{
+	if (!HAVE_FD_STORE)
+		bhc_test_skip("built --without-systemd: the daemon has no fd store");
+}
+
 static struct bhc_test_daemon d;
 static char state_arg[BHC_TEST_PATH_MAX + 16];
 static const char *daemon_args[] = { state_arg, NULL };
@@ -998,6 +1011,7 @@ static void fd_store_case(bool hard)
 	char line[64];
 	unsigned int i, j;
 
+	need_fd_store();
 	setup(config_warm);
 	store_open();
 	spawn_with_store();
@@ -1095,6 +1109,7 @@ START_TEST(test_fd_store_unclaimed)
 	struct client old, gone;
 	unsigned int i;
 
+	need_fd_store();
 	setup(config_off);
 	store_open();
 	store_extra_arg = NULL;
