@@ -727,8 +727,13 @@ START_TEST(test_admin_load)
 	printf("# admin_load: daemon VmRSS %ld kB holding 1024 regions, %ld kB after the "
 	       "attack, %ld kB after 1064 root snapshot sessions\n",
 	       rss0, rss1, rss2);
+	/*
+	 * Within 10% of the start, and a page table's worth of slack: a 3 MiB
+	 * daemon moves by a few hundred kB with the allocator's arenas alone,
+	 * where the leak this catches kept 148 MB.
+	 */
 	if (figures_judged())
-		ck_assert_msg(rss2 <= rss0 + rss0 / 10, "VmRSS %ld kB -> %ld kB", rss0, rss2);
+		ck_assert_msg(rss2 <= rss0 + rss0 / 10 + 512, "VmRSS %ld kB -> %ld kB", rss0, rss2);
 	ck_assert_int_eq(write(stop[1], "s", 1), 1);
 	ck_assert_int_eq(waitpid(holder, &status, 0), holder);
 	for (i = 0; i < 2; i++) {
