@@ -114,6 +114,9 @@ selftest)
 	[ -f "$builddir/config.h" ] || { echo "check-abi.sh: no $builddir/config.h" >&2; exit 2; }
 	srcs=$(sed -n '/^client_libbhc_arena_la_SOURCES/,/^[^\t]/p' "$top/client/local.mk" |
 		grep -o 'client/[a-z-]*\.c')
+	# and the convenience library it links (client_libbhc_arena_la_LIBADD)
+	srcs+=" $(sed -n '/^common_libbhc_common_la_SOURCES/,/^[^\t]/p' "$top/common/local.mk" |
+		grep -o 'common/[a-z-]*\.c' | tr '\n' ' ')"
 	soname=$(objdump -p "$(readlink -f "$lib")" | awk '$1 == "SONAME" { print $2 }')
 	# mklib NAME SED-ON-arena.h SED-ON-libbhc-arena.sym [SONAME [EXTRA-C-SOURCE]]
 	mklib() {
@@ -124,7 +127,7 @@ selftest)
 		sed "$3" "$top/client/libbhc-arena.sym" >"$d/libbhc-arena.sym"
 		printf '%s\n' "${5:-}" >"$d/extra.c"
 		(cd "$top" && gcc -g -O2 -fPIC -shared -fvisibility=hidden \
-			-include "$builddir/config.h" -I"$d/include" -Iclient $srcs "$d/extra.c" \
+			-include "$builddir/config.h" -I"$d/include" -I. -Iclient $srcs "$d/extra.c" \
 			-Wl,--version-script="$d/libbhc-arena.sym" -Wl,-soname,"${4:-$soname}" \
 			-lpthread -o "$d/libbhc-arena.so")
 	}
