@@ -420,6 +420,9 @@ static void exec_daemon(const struct bench_daemon *d, const char *const *sets)
 	argv[n++] = d->socket;
 	argv[n++] = "--log-level";
 	argv[n++] = "info";
+	/* the warm pool the benchmark sets, not more as demand rises (a set may say otherwise) */
+	argv[n++] = "--set";
+	argv[n++] = "pool.warm_max=0";
 	for (; sets && *sets && n < ARRAY_SIZE(argv) - 3; sets++) {
 		argv[n++] = "--set";
 		argv[n++] = *sets;
@@ -624,11 +627,16 @@ int bench_daemon_log_state(struct bench_daemon *d, uint64_t size, struct bench_d
 			bench_sleep_ms(1);
 			continue;
 		}
+		/* "... warm (N for demand now), ..." since the warm pool follows demand */
 		p = strstr(line, prefix);
 		if (p &&
-		    sscanf(p + strlen(prefix),
-			   " %llu of %llu warm, %llu being made, %llu waiting, %llu handed out",
-			   &v[0], &v[1], &v[2], &v[3], &v[4]) == 5) {
+		    (sscanf(p + strlen(prefix),
+			    " %llu of %llu warm (%*u for demand now), %llu being made, %llu waiting, "
+			    "%llu handed out",
+			    &v[0], &v[1], &v[2], &v[3], &v[4]) == 5 ||
+		     sscanf(p + strlen(prefix),
+			    " %llu of %llu warm, %llu being made, %llu waiting, %llu handed out",
+			    &v[0], &v[1], &v[2], &v[3], &v[4]) == 5)) {
 			st->warm_ready = v[0];
 			st->warm_target = v[1];
 			st->pending_bytes = v[2] * size;
