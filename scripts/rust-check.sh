@@ -13,6 +13,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/deps.sh
+. "$top/scripts/deps.sh"
 builddir="$top/build"
 deps=yes
 while [ $# -gt 0 ]; do
@@ -36,21 +38,7 @@ cargo_ok() {
 
 if [ "$deps" = yes ]; then
 	cargo_ok || PKGS+=(cargo-web rustc-web)
-	missing=()
-	for p in "${PKGS[@]}"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-	done
-	if [ ${#missing[@]} -gt 0 ]; then
-		if [ "$(id -u)" -ne 0 ]; then
-			echo "rust-check.sh: missing packages: ${missing[*]}" >&2
-			echo "rust-check.sh: run as root, or: sudo apt-get install ${missing[*]}" >&2
-			exit 1
-		fi
-		echo "rust-check.sh: installing ${missing[*]}"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq
-		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-	fi
+	install_missing rust-check.sh "${PKGS[@]}"
 fi
 cargo_ok || { echo "rust-check.sh: needs cargo >= 1.77 (apt-get install cargo-web rustc-web)" >&2; exit 1; }
 

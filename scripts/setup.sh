@@ -8,6 +8,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/deps.sh
+. "$top/scripts/deps.sh"
 builddir="$top/build"
 deps=yes
 while [ $# -gt 0 ]; do
@@ -29,21 +31,7 @@ PKGS=(build-essential autoconf automake libtool pkg-config
 	slurm-wlm libslurm-dev munge)
 
 if [ "$deps" = yes ]; then
-	missing=()
-	for p in "${PKGS[@]}"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-	done
-	if [ ${#missing[@]} -gt 0 ]; then
-		if [ "$(id -u)" -ne 0 ]; then
-			echo "setup.sh: missing packages: ${missing[*]}" >&2
-			echo "setup.sh: run as root, or: sudo apt-get install ${missing[*]}" >&2
-			exit 1
-		fi
-		echo "setup.sh: installing ${missing[*]}"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq
-		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-	fi
+	install_missing setup.sh "${PKGS[@]}"
 fi
 
 cd "$top"
